@@ -1,0 +1,71 @@
+//! CloudWatch Logs: make sure the awslogs groups exist before the first task writes.
+
+use aws_config::Region;
+use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
+
+use super::{Aws, remote};
+use crate::core::logs::LogGroup;
+use crate::error::Result;
+
+/// What happened to one group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupOutcome {
+    Created,
+    Existed,
+}
+
+/// Creates `group` if it is missing (idempotent) and, when it creates it, sets its retention.
+pub async fn ensure_group(
+    aws: &Aws,
+    group: &LogGroup,
+    retention_days: Option<i32>,
+) -> Result<GroupOutcome> {
+    let config = aws_sdk_cloudwatchlogs::config::Builder::from(&aws.config)
+        .region(Region::new(group.region.clone()))
+        .build();
+    let client = aws_sdk_cloudwatchlogs::Client::from_conf(config);
+    let created = match client
+        .create_log_group()
+        .log_group_name(&group.name)
+        .send()
+        .await
+    {
+        Ok(_) => true,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_already_exists_exception()) =>
+        {
+            false
+        }
+        Err(e) if e.code() == Some("ResourceAlreadyExistsException") => false,
+        Err(e) => {
+            return Err(remote(
+                format!(
+                    "failed to create log group `{}` in {} (the caller needs logs:CreateLogGroup)",
+                    group.name, group.region
+                ),
+                e,
+            ));
+        }
+    };
+    if created {
+        if let Some(days) = retention_days {
+            client
+                .put_retention_policy()
+                .log_group_name(&group.name)
+                .retention_in_days(days)
+                .send()
+                .await
+                .map_err(|e| {
+                    remote(
+                        format!("failed to set retention of log group `{}`", group.name),
+                        e,
+                    )
+                })?;
+        }
+        Ok(GroupOutcome::Created)
+    } else {
+        Ok(GroupOutcome::Existed)
+    }
+}

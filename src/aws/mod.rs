@@ -1,0 +1,98 @@
+//! The only code that names aws-config or an SDK client. It builds one `SdkConfig` per run, for the
+//! commands that need AWS, and converts between SDK types and `core` types.
+
+pub mod ecr;
+pub mod ecs;
+pub mod logs;
+pub mod sts;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::cli::GlobalArgs;
+use crate::error::{Cause, Error, Result};
+
+/// Everything AWS calls need, built once.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub config: SdkConfig,
+    /// Where calls go when not to AWS itself: the flag, else AWS_ENDPOINT_URL (for reporting).
+    pub endpoint: Option<String>,
+}
+
+impl Aws {
+    /// Loads the region chain, profile, endpoint and retry settings from the global flags.
+    pub async fn load(global: &GlobalArgs) -> Result<Self> {
+        // Pinned, so a dependency bump cannot silently change retry or timeout defaults.
+        let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12()).retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(global.max_attempts)
+                .with_max_backoff(Duration::from_secs(20)),
+        );
+        if let Some(region) = &global.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &global.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &global.endpoint_url {
+            check_endpoint(url)?;
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        if config.region().is_none() {
+            return Err(Error::input(
+                "no AWS region: pass --region, set AWS_REGION, or set `region` in the AWS profile",
+            ));
+        }
+        let endpoint = config.endpoint_url().map(str::to_owned);
+        Ok(Aws { config, endpoint })
+    }
+
+    pub fn region(&self) -> &str {
+        self.config.region().map(Region::as_ref).unwrap_or_default()
+    }
+
+    pub fn ecs(&self) -> aws_sdk_ecs::Client {
+        aws_sdk_ecs::Client::new(&self.config)
+    }
+
+    pub fn ecr(&self) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::new(&self.config)
+    }
+
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.config)
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.config)
+    }
+}
+
+fn check_endpoint(url: &str) -> Result<()> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(Error::input(format!(
+            "invalid --endpoint-url `{url}`: expected http://host:port or https://host"
+        )))
+    }
+}
+
+/// A remote failure that names what was being done, with the SDK error's whole chain of causes
+/// as one line (an SDK error's own Display says only "service error" or "dispatch failure").
+pub(crate) fn remote(what: impl Into<String>, err: impl std::error::Error) -> Error {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cause = c.source();
+    }
+    Error::remote_with(what, Cause(parts.join(": ")))
+}

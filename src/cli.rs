@@ -1,0 +1,181 @@
+//! The command-line tree. Doc comments here are the `--help` text; every flag a CI job sets
+//! can also come from an environment variable (`env = "..."`).
+//!
+//! Each subcommand's own options live beside its code in `commands/`.
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+use crate::error::EXIT_CODE_TABLE;
+
+/// Ship a container image to Amazon ECS: build, push, pin by digest, register a cleaned task
+/// definition, deploy and wait until the service is stable on it - or fail fast with the reason.
+#[derive(Debug, Parser)]
+#[command(name = "ecs-ship", version, after_help = EXIT_CODE_TABLE, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check what this step will talk to: the Docker engine, AWS (region, endpoint, identity) and,
+    /// with --cluster/--service, the service and the revision it runs.
+    Doctor(commands::doctor::DoctorArgs),
+    /// Render, register or diff a cleaned task definition.
+    #[command(subcommand)]
+    Taskdef(commands::taskdef::TaskdefCommand),
+}
+
+/// Flags every subcommand takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// AWS region (else the profile's region).
+    #[arg(long, global = true, env = "AWS_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS shared-config profile.
+    #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Send every AWS call to this endpoint (an emulator, a VPC endpoint). Without it the SDK's own
+    /// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> variables apply.
+    #[arg(long, global = true, env = "ECS_SHIP_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Attempts per AWS call, retries with backoff included (standard retry mode).
+    #[arg(long, global = true, env = "AWS_MAX_ATTEMPTS", value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+
+    /// Docker engine to use: unix:///path/to/docker.sock or tcp://host:port.
+    #[arg(long, global = true, env = "DOCKER_HOST", value_name = "URL")]
+    pub docker_host: Option<String>,
+
+    /// Format of the results on stdout. Progress and logs always go to stderr.
+    #[arg(long, global = true, env = "ECS_SHIP_OUTPUT", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// More detail on stderr (-v debug, -vv trace of ecs-ship itself).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Less on stderr: only warnings and errors.
+    #[arg(short, long, global = true, action = ArgAction::SetTrue)]
+    pub quiet: bool,
+
+    /// Colour on stderr.
+    #[arg(long, global = true, env = "ECS_SHIP_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// A table of command lines and the exit code clap gives them (0 = parses).
+    #[test]
+    fn command_lines_parse_or_fail_as_documented() {
+        let cases: &[(&[&str], i32)] = &[
+            (&["doctor"], 0),
+            (&["doctor", "--output", "json"], 0),
+            (&["--output", "json", "doctor"], 0),
+            (&["doctor", "--cluster", "c", "--service", "s"], 0),
+            (&["doctor", "-vv"], 0),
+            (&["doctor", "--no-docker"], 0),
+            (&["doctor", "--bogus"], 2),
+            (&["doctor", "--output", "yaml"], 2),
+            (&["doctor", "--service", "s"], 2),
+            (&["doctor", "--region"], 2),
+            (&["doctor", "-v", "-q"], 2),
+            (&["doctor", "--no-docker", "--no-aws"], 2),
+            (&["doctor", "--max-attempts", "0"], 2),
+            (&["nonsense"], 2),
+            (&[], 2),
+            (&["taskdef", "render", "--file", "td.json"], 0),
+            (
+                &[
+                    "taskdef",
+                    "render",
+                    "--family",
+                    "web:3",
+                    "--image",
+                    "api=repo:tag",
+                ],
+                0,
+            ),
+            (&["taskdef", "render"], 2),
+            (
+                &["taskdef", "render", "--file", "a.json", "--family", "web"],
+                2,
+            ),
+            (&["taskdef", "render", "--cluster", "c"], 2),
+            (
+                &[
+                    "taskdef",
+                    "register",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--dry-run",
+                ],
+                0,
+            ),
+            (
+                &[
+                    "taskdef",
+                    "register",
+                    "--file",
+                    "a.json",
+                    "--log-retention-days",
+                    "7",
+                ],
+                0,
+            ),
+            (
+                &[
+                    "taskdef",
+                    "register",
+                    "--file",
+                    "a.json",
+                    "--log-retention-days",
+                    "8",
+                ],
+                2,
+            ),
+            (&["taskdef", "diff", "a.json", "web:3"], 0),
+            (&["taskdef", "diff", "a.json"], 2),
+        ];
+        for (args, code) in cases {
+            let argv = std::iter::once("ecs-ship").chain(args.iter().copied());
+            let got = match Cli::try_parse_from(argv) {
+                Ok(_) => 0,
+                Err(e) => e.exit_code(),
+            };
+            assert_eq!(got, *code, "ecs-ship {}", args.join(" "));
+        }
+    }
+}

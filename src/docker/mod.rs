@@ -1,0 +1,79 @@
+//! The only code that imports bollard: connecting to the engine (and, later, build and push).
+
+use std::time::Duration;
+
+use bollard::{API_DEFAULT_VERSION, Docker};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// Long enough for a large context upload or a slow push to start answering; bollard's default
+/// of 120 s cuts such requests off (bollard #165).
+pub const LONG_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// A connected engine, with the API version agreed with it.
+pub struct Engine {
+    pub docker: Docker,
+    pub host: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineInfo {
+    pub host: String,
+    pub version: String,
+    pub api_version: String,
+    pub os: String,
+    pub arch: String,
+}
+
+/// Connects to `host` (or DOCKER_HOST's default) and negotiates the API version.
+pub async fn connect(host: Option<&str>, timeout: Duration) -> Result<Engine> {
+    let host = host
+        .filter(|h| !h.is_empty())
+        .unwrap_or(DEFAULT_HOST)
+        .to_owned();
+    let timeout_secs = timeout.as_secs();
+    let docker = if let Some(path) = host.strip_prefix("unix://") {
+        Docker::connect_with_unix(path, timeout_secs, API_DEFAULT_VERSION)
+    } else if host.starts_with("tcp://") || host.starts_with("http://") {
+        Docker::connect_with_http(&host, timeout_secs, API_DEFAULT_VERSION)
+    } else {
+        return Err(Error::input(format!(
+            "unsupported Docker host `{host}`: use unix:///path/to/docker.sock or tcp://host:port"
+        )));
+    }
+    .map_err(|e| Error::input_with(format!("invalid Docker host `{host}`"), e))?;
+    let docker = docker
+        .negotiate_version()
+        .await
+        .map_err(|e| unreachable(&host, e))?;
+    Ok(Engine { docker, host })
+}
+
+fn unreachable(host: &str, err: bollard::errors::Error) -> Error {
+    Error::remote_with(
+        format!(
+            "no Docker engine at {host}: is dockerd running, or set DOCKER_HOST (or --docker-host)"
+        ),
+        err,
+    )
+}
+
+impl Engine {
+    pub async fn info(&self) -> Result<EngineInfo> {
+        let v = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| unreachable(&self.host, e))?;
+        Ok(EngineInfo {
+            host: self.host.clone(),
+            version: v.version.unwrap_or_default(),
+            api_version: v.api_version.unwrap_or_default(),
+            os: v.os.unwrap_or_default(),
+            arch: v.arch.unwrap_or_default(),
+        })
+    }
+}

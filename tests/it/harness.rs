@@ -1,0 +1,175 @@
+//! A small harness: run the built binary with the stack's environment, and find the services.
+//!
+//! A test that needs a service calls `require_moto()` / `require_docker()`. When the service is
+//! missing, the test FAILS if `CI` is set, and is skipped with a message only on a local run.
+
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+fn var_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+pub fn moto_url() -> String {
+    var_or("ECS_SHIP_TEST_MOTO", "http://127.0.0.1:15001")
+}
+
+pub fn docker_host() -> String {
+    var_or(
+        "ECS_SHIP_TEST_DOCKER_HOST",
+        "unix:///var/tmp/ecs-ship-stack/docker.sock",
+    )
+}
+
+fn reachable_tcp(url: &str) -> bool {
+    let hostport = url.trim_start_matches("http://").trim_end_matches('/');
+    hostport
+        .parse::<SocketAddr>()
+        .is_ok_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
+}
+
+fn reachable_unix(host: &str) -> bool {
+    host.strip_prefix("unix://")
+        .is_some_and(|path| std::os::unix::net::UnixStream::connect(path).is_ok())
+}
+
+/// Fails under CI, skips (returns false) on a local run.
+fn require(name: &str, up: bool, where_: &str) -> bool {
+    if up {
+        return true;
+    }
+    let message = format!("{name} is not running at {where_}: start the stack with `ci/stack up`");
+    if std::env::var_os("CI").is_some() {
+        panic!("{message} (CI is set, so this test fails instead of skipping)");
+    }
+    eprintln!("SKIPPED: {message}");
+    false
+}
+
+pub fn require_moto() -> bool {
+    let url = moto_url();
+    require("moto", reachable_tcp(&url), &url)
+}
+
+pub fn require_docker() -> bool {
+    let host = docker_host();
+    require("the Docker engine", reachable_unix(&host), &host)
+}
+
+/// A name no other test (or earlier run against the same moto) uses.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The binary with a clean, explicit environment pointing at the stack.
+pub fn ecs_ship() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecs-ship"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("AWS_ENDPOINT_URL", moto_url())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("DOCKER_HOST", docker_host())
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// A finished run, with helpers that print everything when an expectation fails.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn expect_code(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+
+    #[track_caller]
+    pub fn stderr_has(self, needle: &str) -> Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(self, needle: &str) -> Self {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("the ecs-ship binary runs");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+pub fn ecs_ship_run(args: &[&str]) -> Run {
+    run(ecs_ship().args(args))
+}
+
+/// SDK clients pointed at moto, for arranging and inspecting state.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(moto_url())
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
+pub fn fixture(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/taskdefs/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}

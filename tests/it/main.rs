@@ -1,0 +1,8 @@
+//! The one integration-test binary: the real `ecs-ship` binary against the local stack
+//! (ci/stack: dockerd, a registry, moto). See harness.rs for how services are found.
+
+mod harness;
+
+mod cli;
+mod doctor;
+mod taskdef;
