@@ -12,5 +12,6 @@ pub mod docker;
 pub mod error;
 pub mod fsutil;
 pub mod output;
+pub mod wait;
 
 pub use error::{Error, Result};

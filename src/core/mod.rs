@@ -3,4 +3,5 @@
 
 pub mod image_ref;
 pub mod logs;
+pub mod rollout;
 pub mod taskdef;

@@ -1,0 +1,195 @@
+//! The stability verdict: is a service stable on OUR revision, still rolling out, or failed - and why.
+//!
+//! `aws ecs wait services-stable` says success once a service has one deployment with
+//! runningCount == desiredCount, which is also what a service looks like after the circuit breaker
+//! rolled it back to the old revision (PRODUCT.md, "the false green"). Here success means: one
+//! deployment, PRIMARY, running exactly the expected task definition ARN, rolloutState COMPLETED where
+//! ECS reports one, and running == desired.
+
+use serde::Serialize;
+
+/// One service as DescribeServices shows it, reduced to what the verdict needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceSnapshot {
+    pub name: String,
+    /// ACTIVE, DRAINING, INACTIVE, or MISSING when DescribeServices listed it under failures.
+    pub status: String,
+    pub task_definition: String,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    pub deployments: Vec<Deployment>,
+    /// Newest first, as ECS returns them.
+    pub events: Vec<ServiceEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deployment {
+    pub id: String,
+    /// PRIMARY, ACTIVE or INACTIVE.
+    pub status: String,
+    pub task_definition: String,
+    pub desired: i32,
+    pub pending: i32,
+    pub running: i32,
+    pub failed_tasks: i32,
+    /// COMPLETED, IN_PROGRESS or FAILED; absent for some deployment types.
+    pub rollout_state: Option<String>,
+    pub rollout_state_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceEvent {
+    pub id: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub message: String,
+}
+
+/// What the waiter expects of one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectation {
+    pub task_definition: String,
+    /// The revision the service ran before our deployment, to name a rollback as such.
+    pub previous: Option<String>,
+    /// Fail once this many tasks of our deployment have failed (before the circuit breaker does).
+    pub max_task_failures: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", content = "reason", rename_all = "snake_case")]
+pub enum Verdict {
+    Stable,
+    InProgress(String),
+    Failed(String),
+}
+
+/// `arn:aws:ecs:...:task-definition/web:3` -> `web:3`.
+pub fn short_arn(arn: &str) -> &str {
+    arn.rsplit_once('/').map_or(arn, |(_, name)| name)
+}
+
+pub fn verdict(s: &ServiceSnapshot, want: &Expectation) -> Verdict {
+    let ours = short_arn(&want.task_definition);
+    match s.status.as_str() {
+        "MISSING" => {
+            return Verdict::Failed(format!(
+                "service `{}` is MISSING: it does not exist (deleted?)",
+                s.name
+            ));
+        }
+        "DRAINING" | "INACTIVE" => {
+            return Verdict::Failed(format!(
+                "service `{}` is {}: it is being deleted or was deleted",
+                s.name, s.status
+            ));
+        }
+        _ => {}
+    }
+    let our_deployment = s
+        .deployments
+        .iter()
+        .find(|d| d.task_definition == want.task_definition);
+    let Some(primary) = s.deployments.iter().find(|d| d.status == "PRIMARY") else {
+        return Verdict::InProgress("no PRIMARY deployment yet".into());
+    };
+    if primary.task_definition != want.task_definition {
+        let theirs = short_arn(&primary.task_definition);
+        let why = our_deployment
+            .and_then(|d| d.rollout_state_reason.as_deref())
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        return if want.previous.as_deref() == Some(primary.task_definition.as_str()) {
+            Verdict::Failed(format!(
+                "the deployment of {ours} was rolled back: the PRIMARY deployment runs {theirs} again{why}"
+            ))
+        } else {
+            Verdict::Failed(format!(
+                "the PRIMARY deployment runs {theirs}, not {ours}: another deployment superseded ours{why}"
+            ))
+        };
+    }
+    if primary.rollout_state.as_deref() == Some("FAILED") {
+        let reason = primary
+            .rollout_state_reason
+            .as_deref()
+            .unwrap_or("no reason given");
+        return Verdict::Failed(format!("the rollout of {ours} FAILED: {reason}"));
+    }
+    if let Some(max) = want.max_task_failures
+        && primary.failed_tasks >= max
+    {
+        return Verdict::Failed(format!(
+            "{} tasks of {ours} failed to start or stopped (--max-task-failures {max})",
+            primary.failed_tasks
+        ));
+    }
+    if s.deployments.len() > 1 {
+        return Verdict::InProgress(format!(
+            "{} deployments, old tasks still draining",
+            s.deployments.len()
+        ));
+    }
+    if primary
+        .rollout_state
+        .as_deref()
+        .is_some_and(|r| r != "COMPLETED")
+    {
+        return Verdict::InProgress(format!(
+            "rollout {}",
+            primary.rollout_state.as_deref().unwrap_or_default()
+        ));
+    }
+    if primary.running != primary.desired || s.running != s.desired {
+        return Verdict::InProgress(format!(
+            "{} of {} tasks running",
+            primary.running, primary.desired
+        ));
+    }
+    Verdict::Stable
+}
+
+/// `PRIMARY vendor0919-task:12 desired 2 pending 1 running 1 IN_PROGRESS`
+pub fn deployment_line(d: &Deployment) -> String {
+    let mut line = format!(
+        "{} {} desired {} pending {} running {}",
+        d.status,
+        short_arn(&d.task_definition),
+        d.desired,
+        d.pending,
+        d.running
+    );
+    if d.failed_tasks > 0 {
+        line.push_str(&format!(" failed {}", d.failed_tasks));
+    }
+    if let Some(state) = &d.rollout_state {
+        line.push(' ');
+        line.push_str(state);
+    }
+    line
+}
+
+/// What to print after a poll: events not seen before (oldest first) and deployment lines that
+/// changed since the last poll. Updates `seen_events` and `last_lines`.
+pub fn progress(
+    s: &ServiceSnapshot,
+    seen_events: &mut Vec<String>,
+    last_lines: &mut Vec<String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in s.events.iter().rev() {
+        if !seen_events.contains(&e.id) {
+            seen_events.push(e.id.clone());
+            out.push(format!("{} {}", e.created_at, e.message));
+        }
+    }
+    let lines: Vec<String> = s.deployments.iter().map(deployment_line).collect();
+    if lines != *last_lines {
+        out.extend(lines.iter().filter(|l| !last_lines.contains(l)).cloned());
+        *last_lines = lines;
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

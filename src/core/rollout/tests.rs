@@ -1,0 +1,216 @@
+use super::*;
+
+pub(crate) const OLD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:11";
+pub(crate) const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:12";
+const OTHER: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:13";
+
+pub(crate) fn dep(
+    status: &str,
+    td: &str,
+    desired: i32,
+    running: i32,
+    rollout: Option<&str>,
+) -> Deployment {
+    Deployment {
+        id: format!("ecs-svc/{status}-{}", short_arn(td)),
+        status: status.into(),
+        task_definition: td.into(),
+        desired,
+        pending: desired - running,
+        running,
+        failed_tasks: 0,
+        rollout_state: rollout.map(str::to_owned),
+        rollout_state_reason: None,
+    }
+}
+
+pub(crate) fn svc(deployments: Vec<Deployment>) -> ServiceSnapshot {
+    let desired = deployments
+        .iter()
+        .find(|d| d.status == "PRIMARY")
+        .map_or(0, |d| d.desired);
+    ServiceSnapshot {
+        name: "web".into(),
+        status: "ACTIVE".into(),
+        task_definition: deployments
+            .first()
+            .map(|d| d.task_definition.clone())
+            .unwrap_or_default(),
+        desired,
+        running: deployments.iter().map(|d| d.running).sum(),
+        pending: 0,
+        deployments,
+        events: vec![],
+    }
+}
+
+pub(crate) fn expect(td: &str) -> Expectation {
+    Expectation {
+        task_definition: td.into(),
+        previous: Some(OLD.into()),
+        max_task_failures: None,
+    }
+}
+
+fn is_failed_with(v: &Verdict, needle: &str) -> bool {
+    matches!(v, Verdict::Failed(r) if r.contains(needle))
+}
+
+#[test]
+fn stable_only_on_one_completed_primary_deployment_of_our_revision() {
+    let stable = svc(vec![dep("PRIMARY", NEW, 2, 2, Some("COMPLETED"))]);
+    assert_eq!(verdict(&stable, &expect(NEW)), Verdict::Stable);
+    let no_rollout_state = svc(vec![dep("PRIMARY", NEW, 2, 2, None)]);
+    assert_eq!(verdict(&no_rollout_state, &expect(NEW)), Verdict::Stable);
+
+    let in_progress: &[ServiceSnapshot] = &[
+        svc(vec![
+            dep("PRIMARY", NEW, 2, 1, Some("IN_PROGRESS")),
+            dep("ACTIVE", OLD, 2, 2, Some("COMPLETED")),
+        ]),
+        svc(vec![
+            dep("PRIMARY", NEW, 2, 2, Some("IN_PROGRESS")),
+            dep("ACTIVE", OLD, 0, 1, Some("COMPLETED")),
+        ]),
+        svc(vec![dep("PRIMARY", NEW, 2, 2, Some("IN_PROGRESS"))]),
+        svc(vec![dep("PRIMARY", NEW, 2, 1, Some("COMPLETED"))]),
+        svc(vec![]),
+    ];
+    for s in in_progress {
+        assert!(
+            matches!(verdict(s, &expect(NEW)), Verdict::InProgress(_)),
+            "{s:?}"
+        );
+    }
+}
+
+#[test]
+fn a_rollback_to_the_old_revision_is_a_failure_even_when_it_looks_stable() {
+    // The false green: one deployment, counts equal, COMPLETED - but on the OLD revision.
+    let mut ours = dep("ACTIVE", NEW, 0, 0, Some("FAILED"));
+    ours.rollout_state_reason =
+        Some("ECS deployment circuit breaker: tasks failed to start.".into());
+    let rolling_back = svc(vec![dep("PRIMARY", OLD, 2, 2, Some("IN_PROGRESS")), ours]);
+    let v = verdict(&rolling_back, &expect(NEW));
+    assert!(
+        is_failed_with(
+            &v,
+            "the deployment of web:12 was rolled back: the PRIMARY deployment runs web:11 again"
+        ),
+        "{v:?}"
+    );
+    assert!(
+        is_failed_with(&v, "circuit breaker: tasks failed to start"),
+        "{v:?}"
+    );
+
+    let rolled_back = svc(vec![dep("PRIMARY", OLD, 2, 2, Some("COMPLETED"))]);
+    assert!(is_failed_with(
+        &verdict(&rolled_back, &expect(NEW)),
+        "was rolled back"
+    ));
+}
+
+#[test]
+fn failures_are_named() {
+    let superseded = svc(vec![
+        dep("PRIMARY", OTHER, 2, 0, Some("IN_PROGRESS")),
+        dep("ACTIVE", NEW, 2, 2, Some("COMPLETED")),
+    ]);
+    assert!(is_failed_with(
+        &verdict(&superseded, &expect(NEW)),
+        "runs web:13, not web:12: another deployment superseded ours"
+    ));
+
+    let mut failed = dep("PRIMARY", NEW, 2, 0, Some("FAILED"));
+    failed.rollout_state_reason = Some("tasks failed to start".into());
+    assert!(is_failed_with(
+        &verdict(&svc(vec![failed]), &expect(NEW)),
+        "the rollout of web:12 FAILED: tasks failed to start"
+    ));
+
+    let mut missing = svc(vec![]);
+    missing.status = "MISSING".into();
+    assert!(is_failed_with(
+        &verdict(&missing, &expect(NEW)),
+        "is MISSING"
+    ));
+    for status in ["DRAINING", "INACTIVE"] {
+        let mut s = svc(vec![dep("PRIMARY", NEW, 1, 1, Some("COMPLETED"))]);
+        s.status = status.into();
+        assert!(
+            is_failed_with(&verdict(&s, &expect(NEW)), status),
+            "{status}"
+        );
+    }
+}
+
+#[test]
+fn max_task_failures_fails_fast() {
+    let mut d = dep("PRIMARY", NEW, 2, 0, Some("IN_PROGRESS"));
+    d.failed_tasks = 3;
+    let s = svc(vec![d, dep("ACTIVE", OLD, 2, 2, Some("COMPLETED"))]);
+    assert!(
+        matches!(verdict(&s, &expect(NEW)), Verdict::InProgress(_)),
+        "without the flag, ECS decides"
+    );
+    let want = Expectation {
+        max_task_failures: Some(3),
+        ..expect(NEW)
+    };
+    assert!(is_failed_with(
+        &verdict(&s, &want),
+        "3 tasks of web:12 failed"
+    ));
+}
+
+#[test]
+fn progress_prints_new_events_once_and_changed_deployment_lines() {
+    let mut s = svc(vec![
+        dep("PRIMARY", NEW, 2, 1, Some("IN_PROGRESS")),
+        dep("ACTIVE", OLD, 2, 2, Some("COMPLETED")),
+    ]);
+    s.events = vec![
+        ServiceEvent {
+            id: "e2".into(),
+            created_at: "t2".into(),
+            message: "(service web) has started 1 tasks".into(),
+        },
+        ServiceEvent {
+            id: "e1".into(),
+            created_at: "t1".into(),
+            message: "(service web) updated".into(),
+        },
+    ];
+    let (mut seen, mut last) = (Vec::new(), Vec::new());
+    assert_eq!(
+        progress(&s, &mut seen, &mut last),
+        [
+            "t1 (service web) updated",
+            "t2 (service web) has started 1 tasks",
+            "PRIMARY web:12 desired 2 pending 1 running 1 IN_PROGRESS",
+            "ACTIVE web:11 desired 2 pending 0 running 2 COMPLETED",
+        ]
+    );
+    assert!(
+        progress(&s, &mut seen, &mut last).is_empty(),
+        "nothing new, nothing printed"
+    );
+    s.deployments[0].running = 2;
+    s.deployments[0].pending = 0;
+    s.events.insert(
+        0,
+        ServiceEvent {
+            id: "e3".into(),
+            created_at: "t3".into(),
+            message: "steady".into(),
+        },
+    );
+    assert_eq!(
+        progress(&s, &mut seen, &mut last),
+        [
+            "t3 steady",
+            "PRIMARY web:12 desired 2 pending 0 running 2 IN_PROGRESS"
+        ]
+    );
+}

@@ -1,0 +1,189 @@
+//! The wait loop: poll, print what changed, decide, sleep - until every service is stable on its
+//! expected revision, one fails, time runs out, or the user interrupts.
+//!
+//! It takes a "poll once" function, so tests drive it with scripted snapshot sequences under paused
+//! tokio time, and `commands` drive it with DescribeServices. Decisions are `core::rollout`'s.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::core::rollout::{Expectation, ServiceSnapshot, Verdict, progress, verdict};
+use crate::error::Error;
+
+/// How often to poll: a fixed interval, or one that starts short and grows while nothing changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interval {
+    Fixed(Duration),
+    Growing { min: Duration, max: Duration },
+}
+
+impl Default for Interval {
+    fn default() -> Self {
+        Interval::Growing {
+            min: Duration::from_secs(2),
+            max: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Why one poll failed.
+#[derive(Debug)]
+pub enum PollError {
+    /// Throttled even after the SDK's own retries: wait longer and try again.
+    Throttled(String),
+    Fatal(Error),
+}
+
+/// How waiting ended. Each carries the last snapshots seen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Stable {
+        services: Vec<ServiceSnapshot>,
+    },
+    Failed {
+        service: String,
+        reason: String,
+        services: Vec<ServiceSnapshot>,
+    },
+    TimedOut {
+        waiting_for: Vec<(String, String)>,
+        services: Vec<ServiceSnapshot>,
+    },
+    Interrupted {
+        services: Vec<ServiceSnapshot>,
+    },
+}
+
+pub struct Waiter<'a> {
+    /// Service name -> what is expected of it.
+    pub expectations: &'a [(String, Expectation)],
+    pub timeout: Duration,
+    pub interval: Interval,
+}
+
+impl Waiter<'_> {
+    fn expectation(&self, name: &str) -> Option<&Expectation> {
+        self.expectations
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| e)
+    }
+
+    /// Runs the loop. `report` receives each progress line; `interrupt` resolves on Ctrl-C.
+    pub async fn run<P, F>(
+        &self,
+        mut poll: P,
+        mut report: impl FnMut(&str, &str),
+        interrupt: impl Future<Output = ()>,
+    ) -> Result<Outcome, Error>
+    where
+        P: FnMut() -> F,
+        F: Future<Output = Result<Vec<ServiceSnapshot>, PollError>>,
+    {
+        tokio::pin!(interrupt);
+        let deadline = Instant::now() + self.timeout;
+        let (min, max) = match self.interval {
+            Interval::Fixed(d) => (d, d),
+            Interval::Growing { min, max } => (min, max),
+        };
+        let mut interval = min;
+        let mut seen: Vec<(Vec<String>, Vec<String>)> =
+            vec![Default::default(); self.expectations.len()];
+        let mut first = true;
+        let mut last: Vec<ServiceSnapshot> = Vec::new();
+        loop {
+            let polled = tokio::select! {
+                r = poll() => r,
+                () = &mut interrupt => return Ok(Outcome::Interrupted { services: last }),
+            };
+            match polled {
+                Ok(snapshots) => {
+                    let mut changed = false;
+                    let mut verdicts = Vec::new();
+                    for s in &snapshots {
+                        let index = self.expectations.iter().position(|(n, _)| *n == s.name);
+                        let (Some(index), Some(want)) = (index, self.expectation(&s.name)) else {
+                            continue;
+                        };
+                        let (events, lines) = &mut seen[index];
+                        let new_lines = progress(s, events, lines);
+                        // The first poll shows where things stand, not the service's whole history.
+                        for line in &new_lines {
+                            if !first || !is_event(line, s) {
+                                report(&s.name, line);
+                            }
+                        }
+                        changed |= !new_lines.is_empty();
+                        verdicts.push((s.name.clone(), verdict(s, want)));
+                    }
+                    first = false;
+                    last = snapshots;
+                    if let Some((service, Verdict::Failed(reason))) = verdicts
+                        .iter()
+                        .find(|(_, v)| matches!(v, Verdict::Failed(_)))
+                    {
+                        return Ok(Outcome::Failed {
+                            service: service.clone(),
+                            reason: reason.clone(),
+                            services: last,
+                        });
+                    }
+                    let all_reported = self
+                        .expectations
+                        .iter()
+                        .all(|(n, _)| verdicts.iter().any(|(m, _)| m == n));
+                    if all_reported && verdicts.iter().all(|(_, v)| *v == Verdict::Stable) {
+                        return Ok(Outcome::Stable { services: last });
+                    }
+                    interval = if changed { min } else { grow(interval, max) };
+                    if Instant::now() >= deadline {
+                        let waiting_for = verdicts
+                            .into_iter()
+                            .filter_map(|(n, v)| match v {
+                                Verdict::InProgress(why) => Some((n, why)),
+                                _ => None,
+                            })
+                            .collect();
+                        return Ok(Outcome::TimedOut {
+                            waiting_for,
+                            services: last,
+                        });
+                    }
+                }
+                Err(PollError::Throttled(why)) => {
+                    tracing::warn!("throttled while polling ({why}): polling less often");
+                    interval = grow(grow(interval, max), max);
+                    if Instant::now() >= deadline {
+                        return Ok(Outcome::TimedOut {
+                            waiting_for: Vec::new(),
+                            services: last,
+                        });
+                    }
+                }
+                Err(PollError::Fatal(e)) => return Err(e),
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            tokio::select! {
+                () = tokio::time::sleep(interval.min(remaining)) => {}
+                () = &mut interrupt => return Ok(Outcome::Interrupted { services: last }),
+            }
+        }
+    }
+}
+
+fn grow(interval: Duration, max: Duration) -> Duration {
+    interval.mul_f64(1.5).min(max)
+}
+
+fn is_event(line: &str, s: &ServiceSnapshot) -> bool {
+    s.events
+        .iter()
+        .any(|e| line.ends_with(&e.message) && line.starts_with(&e.created_at))
+}
+
+#[cfg(test)]
+mod tests;
