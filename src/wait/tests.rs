@@ -97,7 +97,7 @@ async fn a_normal_rollout_ends_stable_and_prints_each_event_once() {
                 dep("PRIMARY", NEW, 2, 0, Some("IN_PROGRESS")),
                 dep("ACTIVE", OLD, 2, 2, Some("COMPLETED")),
             ]),
-            &[old_event.clone()],
+            std::slice::from_ref(&old_event),
         )),
         Ok(with_events(
             svc(vec![
