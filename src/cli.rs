@@ -28,6 +28,11 @@ pub enum Command {
     /// Render, register or diff a cleaned task definition.
     #[command(subcommand)]
     Taskdef(commands::taskdef::TaskdefCommand),
+    /// Register the task definition, update the service to that exact revision, and wait until it is
+    /// stable on it - or fail with the reason.
+    Deploy(Box<commands::deploy::DeployArgs>),
+    /// Wait until services are stable on their expected revision, or fail fast with the reason.
+    Wait(commands::wait::WaitArgs),
 }
 
 /// Flags every subcommand takes.
@@ -168,6 +173,84 @@ mod tests {
             ),
             (&["taskdef", "diff", "a.json", "web:3"], 0),
             (&["taskdef", "diff", "a.json"], 2),
+            (
+                &[
+                    "deploy",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--image",
+                    "api=r:1",
+                ],
+                0,
+            ),
+            (
+                &[
+                    "deploy",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--file",
+                    "a.json",
+                    "--family",
+                    "f",
+                ],
+                2,
+            ),
+            (
+                &[
+                    "deploy",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--no-wait",
+                    "--rollback-on-failure",
+                ],
+                2,
+            ),
+            (
+                &[
+                    "deploy",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--timeout",
+                    "10 parsecs",
+                ],
+                2,
+            ),
+            (&["deploy", "--cluster", "c"], 2),
+            (
+                &[
+                    "wait",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "a",
+                    "--service",
+                    "b",
+                    "--timeout",
+                    "90s",
+                ],
+                0,
+            ),
+            (
+                &[
+                    "wait",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "a",
+                    "--max-task-failures",
+                    "0",
+                ],
+                2,
+            ),
+            (&["wait", "--cluster", "c"], 2),
         ];
         for (args, code) in cases {
             let argv = std::iter::once("ecs-ship").chain(args.iter().copied());

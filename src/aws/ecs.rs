@@ -6,8 +6,12 @@ use aws_sdk_ecs::types::TaskDefinitionField;
 use serde::Serialize;
 
 use super::{Aws, remote};
+use crate::core::rollout::{
+    Deployment, ServiceEvent, ServiceSnapshot, StoppedContainer, StoppedTask,
+};
 use crate::core::taskdef::{self, TaskDef};
 use crate::error::{Error, Result};
+use crate::wait::PollError;
 
 /// What `doctor` and `taskdef` need to know about a service.
 #[derive(Debug, Clone, Serialize)]
@@ -175,4 +179,195 @@ pub async fn register_task_definition(
         family: td.family().unwrap_or(&family).to_owned(),
         revision: td.revision(),
     })
+}
+
+/// DescribeServices for up to any number of services, 10 per call; a service listed under
+/// `failures` comes back with status MISSING.
+pub async fn poll_services(
+    aws: &Aws,
+    cluster: &str,
+    services: &[String],
+) -> std::result::Result<Vec<ServiceSnapshot>, PollError> {
+    let client = aws.ecs();
+    let mut snapshots = Vec::new();
+    for batch in services.chunks(10) {
+        let out = client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                if matches!(
+                    e.code(),
+                    Some(
+                        "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException"
+                    )
+                ) {
+                    PollError::Throttled(e.message().unwrap_or("rate exceeded").to_owned())
+                } else {
+                    PollError::Fatal(remote(
+                        format!("failed to describe services in cluster `{cluster}`"),
+                        e,
+                    ))
+                }
+            })?;
+        for s in out.services() {
+            snapshots.push(snapshot(s));
+        }
+        for f in out.failures() {
+            let name = f
+                .arn()
+                .map_or("", |a| a.rsplit('/').next().unwrap_or(a))
+                .to_owned();
+            snapshots.push(ServiceSnapshot {
+                name,
+                status: f.reason().unwrap_or("MISSING").to_owned(),
+                task_definition: String::new(),
+                desired: 0,
+                running: 0,
+                pending: 0,
+                deployments: Vec::new(),
+                events: Vec::new(),
+            });
+        }
+    }
+    Ok(snapshots)
+}
+
+fn snapshot(s: &aws_sdk_ecs::types::Service) -> ServiceSnapshot {
+    ServiceSnapshot {
+        name: s.service_name().unwrap_or_default().to_owned(),
+        status: s.status().unwrap_or_default().to_owned(),
+        task_definition: s.task_definition().unwrap_or_default().to_owned(),
+        desired: s.desired_count(),
+        running: s.running_count(),
+        pending: s.pending_count(),
+        deployments: s
+            .deployments()
+            .iter()
+            .map(|d| Deployment {
+                id: d.id().unwrap_or_default().to_owned(),
+                status: d.status().unwrap_or_default().to_owned(),
+                task_definition: d.task_definition().unwrap_or_default().to_owned(),
+                desired: d.desired_count(),
+                pending: d.pending_count(),
+                running: d.running_count(),
+                failed_tasks: d.failed_tasks(),
+                rollout_state: d.rollout_state().map(|r| r.as_str().to_owned()),
+                rollout_state_reason: d.rollout_state_reason().map(str::to_owned),
+            })
+            .collect(),
+        events: s
+            .events()
+            .iter()
+            .map(|e| ServiceEvent {
+                id: e.id().unwrap_or_default().to_owned(),
+                created_at: e
+                    .created_at()
+                    .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+                    .unwrap_or_default(),
+                message: e.message().unwrap_or_default().to_owned(),
+            })
+            .collect(),
+    }
+}
+
+/// UpdateService to exactly `task_definition` (an ARN, never a bare family).
+pub async fn update_service(
+    aws: &Aws,
+    cluster: &str,
+    service: &str,
+    task_definition: &str,
+    force_new_deployment: bool,
+    desired_count: Option<i32>,
+) -> Result<()> {
+    aws.ecs()
+        .update_service()
+        .cluster(cluster)
+        .service(service)
+        .task_definition(task_definition)
+        .force_new_deployment(force_new_deployment)
+        .set_desired_count(desired_count)
+        .send()
+        .await
+        .map_err(|e| remote(format!("failed to update service `{service}` in cluster `{cluster}` to {task_definition}"), e))?;
+    Ok(())
+}
+
+/// The most recent stopped tasks of `service` that ran `task_definition`, with each container's
+/// exit code and reason (no log lines yet).
+pub async fn stopped_tasks(
+    aws: &Aws,
+    cluster: &str,
+    service: &str,
+    task_definition: &str,
+    limit: usize,
+) -> Result<Vec<StoppedTask>> {
+    let client = aws.ecs();
+    let arns = client
+        .list_tasks()
+        .cluster(cluster)
+        .service_name(service)
+        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+        .send()
+        .await
+        .map_err(|e| {
+            remote(
+                format!("failed to list stopped tasks of service `{service}`"),
+                e,
+            )
+        })?
+        .task_arns()
+        .to_vec();
+    if arns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tasks = Vec::new();
+    for batch in arns.chunks(100) {
+        let out = client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                remote(
+                    format!("failed to describe stopped tasks of service `{service}`"),
+                    e,
+                )
+            })?;
+        tasks.extend(
+            out.tasks()
+                .iter()
+                .filter(|t| t.task_definition_arn() == Some(task_definition))
+                .cloned(),
+        );
+    }
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.stopped_at().map(|d| d.secs())));
+    Ok(tasks
+        .iter()
+        .take(limit)
+        .map(|t| StoppedTask {
+            task_id: t
+                .task_arn()
+                .and_then(|a| a.rsplit('/').next())
+                .unwrap_or_default()
+                .to_owned(),
+            stopped_reason: t.stopped_reason().unwrap_or_default().to_owned(),
+            stop_code: t.stop_code().map(|c| c.as_str().to_owned()),
+            containers: t
+                .containers()
+                .iter()
+                .map(|c| StoppedContainer {
+                    name: c.name().unwrap_or_default().to_owned(),
+                    exit_code: c.exit_code(),
+                    reason: c.reason().map(str::to_owned),
+                    log_stream: None,
+                    log_group: None,
+                    last_log_lines: Vec::new(),
+                })
+                .collect(),
+        })
+        .collect())
 }

@@ -69,3 +69,35 @@ pub async fn ensure_group(
         Ok(GroupOutcome::Existed)
     }
 }
+
+/// The last `n` lines of a log stream, oldest first.
+pub async fn tail(
+    aws: &Aws,
+    region: &str,
+    group: &str,
+    stream: &str,
+    n: i32,
+) -> Result<Vec<String>> {
+    let config = aws_sdk_cloudwatchlogs::config::Builder::from(&aws.config)
+        .region(Region::new(region.to_owned()))
+        .build();
+    let out = aws_sdk_cloudwatchlogs::Client::from_conf(config)
+        .get_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .start_from_head(false)
+        .limit(n)
+        .send()
+        .await
+        .map_err(|e| {
+            remote(
+                format!("failed to read log stream `{stream}` of group `{group}`"),
+                e,
+            )
+        })?;
+    Ok(out
+        .events()
+        .iter()
+        .filter_map(|e| e.message().map(str::to_owned))
+        .collect())
+}

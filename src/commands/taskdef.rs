@@ -122,6 +122,13 @@ pub struct RegisterArgs {
     pub source: SourceArgs,
     #[command(flatten)]
     pub changes: ChangeArgs,
+    #[command(flatten)]
+    pub options: RegisterOptions,
+}
+
+/// How to register: shared by `taskdef register` and `deploy`.
+#[derive(Debug, Clone, Args)]
+pub struct RegisterOptions {
     /// Register a new revision even when the result is identical to the source revision.
     #[arg(long)]
     pub force: bool,
@@ -440,13 +447,20 @@ async fn identical_revision(aws: &Aws, prepared: &Prepared) -> Result<Option<Str
     }
 }
 
-pub async fn register(
-    global: &GlobalArgs,
-    args: &RegisterArgs,
-    out: Output,
-) -> Result<RegisterResult> {
+async fn register(global: &GlobalArgs, args: &RegisterArgs, out: Output) -> Result<RegisterResult> {
     let aws = Aws::load(global).await?;
     let prepared = prepare(global, &args.source, &args.changes, Some(&aws)).await?;
+    let result = register_prepared(&aws, prepared, &args.options).await?;
+    out.result(&result)?;
+    Ok(result)
+}
+
+/// Creates the log groups and registers (or reuses an identical revision); prints nothing.
+pub async fn register_prepared(
+    aws: &Aws,
+    prepared: Prepared,
+    args: &RegisterOptions,
+) -> Result<RegisterResult> {
     let family = prepared
         .document
         .get("family")
@@ -457,7 +471,7 @@ pub async fn register(
     let reuse = if args.force {
         None
     } else {
-        identical_revision(&aws, &prepared).await?
+        identical_revision(aws, &prepared).await?
     };
 
     let mut result = RegisterResult {
@@ -496,7 +510,6 @@ pub async fn register(
             Some(arn) => info!("dry run: identical to {arn}, which would be reused"),
             None => info!("dry run: nothing registered"),
         }
-        out.result(&result)?;
         return Ok(result);
     }
 
@@ -504,7 +517,7 @@ pub async fn register(
         let outcome = if args.no_create_log_group {
             "skipped"
         } else {
-            match aws::logs::ensure_group(&aws, &group, args.log_retention_days).await? {
+            match aws::logs::ensure_group(aws, &group, args.log_retention_days).await? {
                 aws::logs::GroupOutcome::Created => {
                     info!("created log group {} in {}", group.name, group.region);
                     "created"
@@ -518,13 +531,12 @@ pub async fn register(
     if let Some(arn) = &reuse {
         info!("identical to {arn}: reusing it (--force registers a new revision)");
     } else {
-        let registered = aws::ecs::register_task_definition(&aws, prepared.input).await?;
+        let registered = aws::ecs::register_task_definition(aws, prepared.input).await?;
         info!("registered {}", registered.arn);
         result.arn = Some(registered.arn);
         result.revision = Some(registered.revision);
         result.family = registered.family;
     }
-    out.result(&result)?;
     Ok(result)
 }
 

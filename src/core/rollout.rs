@@ -193,3 +193,29 @@ pub fn progress(
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// A stopped task of our revision, for the failure report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoppedTask {
+    pub task_id: String,
+    pub stopped_reason: String,
+    pub stop_code: Option<String>,
+    pub containers: Vec<StoppedContainer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoppedContainer {
+    pub name: String,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+    /// The awslogs stream `<prefix>/<container>/<task-id>` in its group, when the container logs there.
+    pub log_stream: Option<String>,
+    pub log_group: Option<String>,
+    /// The last lines of that stream, oldest first.
+    pub last_log_lines: Vec<String>,
+}
+
+/// The awslogs stream of a container of a task: `<prefix>/<container>/<task-id>`.
+pub fn awslogs_stream(prefix: &str, container: &str, task_id: &str) -> String {
+    format!("{prefix}/{container}/{task_id}")
+}

@@ -4,5 +4,6 @@
 mod harness;
 
 mod cli;
+mod deploy;
 mod doctor;
 mod taskdef;

@@ -214,3 +214,8 @@ fn progress_prints_new_events_once_and_changed_deployment_lines() {
         ]
     );
 }
+
+#[test]
+fn awslogs_streams_are_named_as_ecs_names_them() {
+    assert_eq!(awslogs_stream("ecs", "api", "0123abcd"), "ecs/api/0123abcd");
+}

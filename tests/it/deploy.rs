@@ -1,0 +1,214 @@
+//! `ecs-ship deploy` and `wait` end to end against moto (services report MOTO_ECS_SERVICE_RUNNING=1
+//! running task; ci/moto_server.py makes UpdateService complete a deployment as ECS does).
+
+use aws_sdk_ecs::types::{DeploymentController, DeploymentControllerType};
+
+use crate::harness::*;
+
+/// A cluster with service `web` running revision 1 of a fresh family; returns (cluster, family, arn).
+async fn running_service(
+    desired: i32,
+    controller: Option<DeploymentControllerType>,
+) -> (String, String, String) {
+    let family = unique("deploy");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("td.json");
+    std::fs::write(&path, format!(r#"{{"family": "{family}", "containerDefinitions": [{{"name": "api", "image": "127.0.0.1:15000/api:v1", "memory": 64}}]}}"#)).unwrap();
+    let arn = ecs_ship_run(&["taskdef", "register", "--file", path.to_str().unwrap()])
+        .expect_code(0)
+        .stdout
+        .trim()
+        .to_owned();
+    let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
+    let cluster = unique("cluster");
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let mut create = ecs
+        .create_service()
+        .cluster(&cluster)
+        .service_name("web")
+        .task_definition(&arn)
+        .desired_count(desired);
+    if let Some(c) = controller {
+        create = create
+            .deployment_controller(DeploymentController::builder().r#type(c).build().unwrap());
+    }
+    create.send().await.unwrap();
+    (cluster, family, arn)
+}
+
+async fn service_task_definition(cluster: &str) -> String {
+    let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
+    let out = ecs
+        .describe_services()
+        .cluster(cluster)
+        .services("web")
+        .send()
+        .await
+        .unwrap();
+    out.services()[0].task_definition().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn deploy_updates_the_service_to_the_new_revision_and_reports_stable() {
+    if !require_moto() {
+        return;
+    }
+    let (cluster, family, _) = running_service(1, None).await;
+    let run = ecs_ship_run(&[
+        "deploy",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--image",
+        "api=127.0.0.1:15000/api:v2",
+        "--output",
+        "json",
+    ])
+    .expect_code(0)
+    .stderr_has("updated service `web` to ")
+    .stderr_has("waiting up to 15m");
+    let report = run.json();
+    assert_eq!(report["services"][0]["verdict"], "stable");
+    let new = report["services"][0]["task_definition"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(new.ends_with(&format!("{family}:2")), "{new}");
+    assert_eq!(service_task_definition(&cluster).await, new);
+
+    // Re-running with the same inputs reuses the identical revision.
+    ecs_ship_run(&[
+        "deploy",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--image",
+        "api=127.0.0.1:15000/api:v2",
+    ])
+    .expect_code(0)
+    .stderr_has("reusing it")
+    .stdout_has(&format!("web: stable on {family}:2"));
+}
+
+#[tokio::test]
+async fn no_wait_stops_after_the_update_and_dry_run_changes_nothing() {
+    if !require_moto() {
+        return;
+    }
+    let (cluster, family, old) = running_service(1, None).await;
+    ecs_ship_run(&[
+        "deploy",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--image",
+        "api=127.0.0.1:15000/api:v3",
+        "--dry-run",
+    ])
+    .expect_code(0)
+    .stdout_has("+      \"image\": \"127.0.0.1:15000/api:v3\"")
+    .stderr_has("dry run: would update service `web`");
+    assert_eq!(
+        service_task_definition(&cluster).await,
+        old,
+        "a dry run leaves the service alone"
+    );
+
+    let run = ecs_ship_run(&[
+        "deploy",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--image",
+        "api=127.0.0.1:15000/api:v3",
+        "--no-wait",
+    ])
+    .expect_code(0);
+    assert!(!run.stderr.contains("waiting up to"), "{}", run.stderr);
+    assert!(
+        run.stdout.trim().ends_with(&format!("{family}:2")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        service_task_definition(&cluster)
+            .await
+            .ends_with(&format!("{family}:2"))
+    );
+}
+
+#[tokio::test]
+async fn a_service_that_never_settles_times_out_with_exit_5_and_a_report() {
+    if !require_moto() {
+        return;
+    }
+    // Desired 2, while moto reports 1 running: never stable.
+    let (cluster, family, _) = running_service(2, None).await;
+    ecs_ship_run(&[
+        "wait",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--timeout",
+        "3s",
+        "--poll-interval",
+        "1s",
+    ])
+    .expect_code(5)
+    .stderr_has("timed out after 3s waiting for web (rollout IN_PROGRESS)")
+    .stdout_has("web: timed_out: rollout IN_PROGRESS")
+    .stdout_has(&format!(
+        "deployment: PRIMARY {family}:1 desired 2 pending 1 running 1 IN_PROGRESS"
+    ))
+    .stdout_has(&format!("no stopped tasks of {family}:1 found"));
+}
+
+#[tokio::test]
+async fn missing_services_and_other_controllers_are_refused() {
+    if !require_moto() {
+        return;
+    }
+    let (cluster, _, _) = running_service(1, Some(DeploymentControllerType::CodeDeploy)).await;
+    ecs_ship_run(&[
+        "deploy",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--image",
+        "api=x:2",
+    ])
+    .expect_code(2)
+    .stderr_has("uses the CODE_DEPLOY deployment controller");
+    ecs_ship_run(&[
+        "deploy",
+        "--cluster",
+        &cluster,
+        "--service",
+        "nope",
+        "--image",
+        "api=x:2",
+    ])
+    .expect_code(3)
+    .stderr_has("service `nope` not found");
+    ecs_ship_run(&[
+        "wait",
+        "--cluster",
+        &cluster,
+        "--service",
+        "nope",
+        "--task-definition",
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/x:1",
+    ])
+    .expect_code(4)
+    .stderr_has("nope: service `nope` is MISSING");
+}
