@@ -13,12 +13,17 @@ use tokio::time::Instant;
 use crate::core::rollout::{Expectation, ServiceSnapshot, Verdict, progress, verdict};
 use crate::error::Error;
 
-/// How often to poll: a fixed interval, or one that starts short and grows while nothing changes.
+/// How often to poll: a fixed interval, or one that stays short while things change and grows
+/// once nothing has changed for `QUIET` (a stuck rollout), so a verdict comes within one short
+/// interval of the change that decides it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interval {
     Fixed(Duration),
     Growing { min: Duration, max: Duration },
 }
+
+/// How long nothing may change before the growing interval starts to grow.
+const QUIET: Duration = Duration::from_secs(30);
 
 impl Default for Interval {
     fn default() -> Self {
@@ -94,6 +99,7 @@ impl Waiter<'_> {
         let mut seen: Vec<(Vec<String>, Vec<String>)> =
             vec![Default::default(); self.expectations.len()];
         let mut first = true;
+        let mut last_change = Instant::now();
         let mut last: Vec<ServiceSnapshot> = Vec::new();
         loop {
             let polled = tokio::select! {
@@ -139,7 +145,14 @@ impl Waiter<'_> {
                     if all_reported && verdicts.iter().all(|(_, v)| *v == Verdict::Stable) {
                         return Ok(Outcome::Stable { services: last });
                     }
-                    interval = if changed { min } else { grow(interval, max) };
+                    if changed {
+                        last_change = Instant::now();
+                    }
+                    interval = if last_change.elapsed() < QUIET {
+                        min
+                    } else {
+                        grow(interval, max)
+                    };
                     if Instant::now() >= deadline {
                         let waiting_for = verdicts
                             .into_iter()
