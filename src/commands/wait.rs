@@ -362,3 +362,62 @@ pub async fn run(global: &GlobalArgs, args: &WaitArgs, out: Output) -> Result<()
         .await
         .map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::rollout::StoppedContainer;
+
+    #[test]
+    fn a_failure_report_shows_reasons_exit_codes_and_log_lines() {
+        let report = WaitReport {
+            services: vec![ServiceReport {
+                service: "web".into(),
+                verdict: "failed",
+                reason: Some("the rollout of web:12 FAILED: ECS deployment circuit breaker: tasks failed to start.".into()),
+                task_definition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:12".into(),
+                rollout_state_reason: Some("ECS deployment circuit breaker: tasks failed to start.".into()),
+                deployments: vec![],
+                events: vec![ServiceEvent { id: "e".into(), created_at: "2026-11-22T10:00:00Z".into(), message: "(service web) has started 1 tasks.".into() }],
+                stopped_tasks: vec![StoppedTask {
+                    task_id: "0123abcd".into(),
+                    stopped_reason: "Essential container in task exited".into(),
+                    stop_code: Some("EssentialContainerExited".into()),
+                    containers: vec![StoppedContainer {
+                        name: "api".into(),
+                        exit_code: Some(1),
+                        reason: None,
+                        log_stream: Some("ecs/api/0123abcd".into()),
+                        log_group: Some("/ecs/web".into()),
+                        last_log_lines: vec!["KeyError: 'OPENAI_API_KEY'".into()],
+                    }],
+                }],
+            }],
+        };
+        let text = report.to_string();
+        for needle in [
+            "web: failed: the rollout of web:12 FAILED",
+            "  rollout: ECS deployment circuit breaker: tasks failed to start.",
+            "    2026-11-22T10:00:00Z (service web) has started 1 tasks.",
+            "  stopped task 0123abcd of web:12: Essential container in task exited (EssentialContainerExited)",
+            "    container api: exit code 1",
+            "    ---- last 1 log lines of /ecs/web ecs/api/0123abcd ----",
+            "    | KeyError: 'OPENAI_API_KEY'",
+        ] {
+            assert!(text.contains(needle), "lacks {needle:?}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn durations_take_units_or_seconds() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("`soon` is not a duration")
+        );
+    }
+}
