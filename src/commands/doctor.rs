@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::aws::{self, Aws};
 use crate::cli::GlobalArgs;
+use crate::core::rollout::short_arn;
 use crate::docker;
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -165,7 +166,7 @@ async fn check_service(aws: Option<&Aws>, cluster: &str, service: &str) -> Check
                 s.service,
                 s.cluster,
                 s.status,
-                short_task_definition(&s.task_definition),
+                short_arn(&s.task_definition),
                 s.running_count,
                 s.desired_count,
                 s.deployment_controller
@@ -174,11 +175,6 @@ async fn check_service(aws: Option<&Aws>, cluster: &str, service: &str) -> Check
         },
         Err(e) => failed(&e),
     }
-}
-
-/// `arn:aws:ecs:...:task-definition/web:3` -> `web:3`.
-pub fn short_task_definition(arn: &str) -> &str {
-    arn.rsplit_once('/').map_or(arn, |(_, name)| name)
 }
 
 pub async fn run(global: &GlobalArgs, args: &DoctorArgs, out: Output) -> Result<()> {
