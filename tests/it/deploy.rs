@@ -212,3 +212,158 @@ async fn missing_services_and_other_controllers_are_refused() {
     .expect_code(4)
     .stderr_has("nope: service `nope` is MISSING");
 }
+
+#[tokio::test]
+async fn a_failed_wait_reports_the_stopped_tasks_of_our_revision_with_their_last_log_lines() {
+    if !require_moto() {
+        return;
+    }
+    let (cluster, family, _) = running_service(1, None).await;
+    // Revision 2, which the service does NOT run: waiting for it fails (the PRIMARY runs revision 1).
+    let rev2 = ecs_ship_run(&[
+        "taskdef",
+        "register",
+        "--family",
+        &family,
+        "--image",
+        "api=127.0.0.1:15000/api:broken",
+    ])
+    .expect_code(0)
+    .stdout
+    .trim()
+    .to_owned();
+    let config = sdk_config().await;
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let task = ecs
+        .run_task()
+        .cluster(&cluster)
+        .task_definition(&rev2)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .send()
+        .await
+        .unwrap();
+    let task_arn = task.tasks()[0].task_arn().unwrap().to_owned();
+    let task_id = task_arn.rsplit('/').next().unwrap().to_owned();
+    ecs.stop_task()
+        .cluster(&cluster)
+        .task(&task_arn)
+        .reason("Essential container in task exited")
+        .send()
+        .await
+        .unwrap();
+
+    // What the container wrote before it died, where awslogs puts it: <prefix>/<container>/<task-id>.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let group = format!("/ecs/{family}");
+    let stream = format!("ecs/api/{task_id}");
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name(&stream)
+        .send()
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut put = logs
+        .put_log_events()
+        .log_group_name(&group)
+        .log_stream_name(&stream);
+    for (i, line) in [
+        "starting api",
+        "Traceback (most recent call last):",
+        "KeyError: 'OPENAI_API_KEY'",
+    ]
+    .iter()
+    .enumerate()
+    {
+        put = put.log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(now + i as i64)
+                .message(*line)
+                .build()
+                .unwrap(),
+        );
+    }
+    put.send().await.unwrap();
+
+    let run = ecs_ship_run(&[
+        "wait",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--task-definition",
+        &rev2,
+    ])
+    .expect_code(4)
+    .stderr_has("another deployment superseded ours")
+    .stdout_has(&format!(
+        "stopped task {task_id} of {family}:2: Essential container in task exited"
+    ))
+    .stdout_has("    container api: exit code 0")
+    .stdout_has(&format!("---- last 3 log lines of {group} {stream} ----"))
+    .stdout_has("    | KeyError: 'OPENAI_API_KEY'");
+    let json = ecs_ship_run(&[
+        "wait",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--task-definition",
+        &rev2,
+        "--output",
+        "json",
+    ])
+    .expect_code(4)
+    .json();
+    let stopped = &json["services"][0]["stopped_tasks"][0];
+    assert_eq!(stopped["task_id"], task_id.as_str(), "{}", run.stdout);
+    assert_eq!(
+        stopped["containers"][0]["last_log_lines"][2],
+        "KeyError: 'OPENAI_API_KEY'"
+    );
+}
+
+#[test]
+fn rollback_on_failure_returns_the_service_to_its_previous_revision_and_still_exits_4() {
+    let Some(emulator) = emulator("failing") else {
+        return;
+    };
+    const OLD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:11";
+    const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:12";
+    let deploy = |extra: &[&str]| {
+        let mut cmd = ecs_ship();
+        cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+            "deploy",
+            "--cluster",
+            "c",
+            "--service",
+            "web",
+            "--task-definition",
+            NEW,
+            "--no-create-log-group",
+            "--max-task-failures",
+            "2",
+            "--poll-interval",
+            "1s",
+            "--timeout",
+            "30s",
+        ]);
+        run(cmd.args(extra))
+    };
+    deploy(&["--rollback-on-failure"])
+        .expect_code(4)
+        .stderr_has(&format!("updated service `web` to {NEW} (was {OLD})"))
+        .stderr_has(&format!("rolling back service `web` to {OLD}"))
+        .stderr_has("2 tasks of web:12 failed")
+        .stderr_has(&format!("rolled back to {OLD}, which is stable"));
+
+    // Without the flag the service is left on the failing revision, and the exit code is the same.
+    deploy(&[])
+        .expect_code(4)
+        .stderr_has("tasks of web:12 failed");
+    let run = deploy(&[]);
+    assert!(!run.stderr.contains("rolling back"), "{}", run.stderr);
+}

@@ -173,3 +173,45 @@ pub fn fixture(name: &str) -> String {
         env!("CARGO_MANIFEST_DIR")
     )
 }
+
+/// The scripted ECS emulator of tests/emulator, for what moto cannot do (rollouts that fail).
+pub struct Emulator {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn emulator(scenario: &str) -> Option<Emulator> {
+    use std::io::BufRead;
+    let python = var_or(
+        "ECS_SHIP_TEST_PYTHON",
+        "/var/tmp/ecs-ship-stack/venv/bin/python",
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/emulator/ecs_emulator.py"
+    );
+    let spawned = Command::new(&python)
+        .args([script, scenario])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = spawned else {
+        require("python for the ECS emulator", false, &python);
+        return None;
+    };
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    Some(Emulator {
+        child,
+        endpoint: line.trim().to_owned(),
+    })
+}
