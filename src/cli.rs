@@ -22,6 +22,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build an image through the Docker Engine API, tagged with the UTC timestamp and git sha.
+    Build(Box<commands::build::BuildArgs>),
+    /// Push the built image to ECR or any registry and record its verified digest.
+    Push(commands::push::PushArgs),
+    /// Resolve repo:tag to repo@sha256:... (verified against the manifest bytes) without pulling.
+    Digest(commands::digest::DigestArgs),
+    /// Write CodePipeline's imagedefinitions.json (and imageDetail.json).
+    Imagedefs(commands::imagedefs::ImagedefsArgs),
     /// Check what this step will talk to: the Docker engine, AWS (region, endpoint, identity) and,
     /// with --cluster/--service, the service and the revision it runs.
     Doctor(commands::doctor::DoctorArgs),
@@ -251,6 +259,30 @@ mod tests {
                 2,
             ),
             (&["wait", "--cluster", "c"], 2),
+            (&["build", "--repository", "r"], 0),
+            (&["build"], 2),
+            (
+                &[
+                    "build",
+                    "--repository",
+                    "r",
+                    "--build-arg",
+                    "A=1",
+                    "--label",
+                    "k=v",
+                    "--tag",
+                    "latest",
+                    "--platform",
+                    "linux/amd64",
+                ],
+                0,
+            ),
+            (&["push"], 0),
+            (&["push", "--scan-on-push"], 2),
+            (&["push", "--attempts", "0"], 2),
+            (&["digest", "repo:tag"], 0),
+            (&["digest"], 2),
+            (&["imagedefs", "--container", "api=r:1"], 0),
         ];
         for (args, code) in cases {
             let argv = std::iter::once("ecs-ship").chain(args.iter().copied());

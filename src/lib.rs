@@ -12,6 +12,8 @@ pub mod docker;
 pub mod error;
 pub mod fsutil;
 pub mod output;
+pub mod registry;
+pub mod state;
 pub mod wait;
 
 pub use error::{Error, Result};

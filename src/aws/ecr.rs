@@ -1,12 +1,14 @@
-//! ECR calls: resolving a tag to its digest.
+//! ECR calls: registry credentials, repositories, and tags resolved to verified digests.
 
 use aws_config::Region;
 use aws_sdk_ecr::error::ProvideErrorMetadata;
-use aws_sdk_ecr::types::ImageIdentifier;
+use aws_sdk_ecr::types::{ImageIdentifier, ImageScanningConfiguration, ImageTagMutability};
 
 use super::{Aws, remote};
 use crate::core::image_ref::EcrRepository;
+use crate::core::registry_auth::{Credentials, decode_basic_token, manifest_digest};
 use crate::error::{Error, Result};
+use crate::registry::MANIFEST_TYPES;
 
 /// A client for the repository's own region (an image may live in another region than the service).
 fn client_for(aws: &Aws, repo: &EcrRepository) -> aws_sdk_ecr::Client {
@@ -41,4 +43,127 @@ pub async fn digest_of_tag(aws: &Aws, repo: &EcrRepository, tag: &str) -> Result
         .and_then(|d| d.image_digest())
         .map(str::to_owned)
         .ok_or_else(|| Error::remote(format!("ECR returned no digest for `{}:{tag}`", repo.name)))
+}
+
+/// Registry credentials from GetAuthorizationToken (valid 12 h). The token is never logged.
+pub async fn authorization(aws: &Aws, repo: &EcrRepository) -> Result<Credentials> {
+    let out = client_for(aws, repo)
+        .get_authorization_token()
+        .send()
+        .await
+        .map_err(|e| {
+            remote(
+                format!(
+                    "failed to get an ECR authorization token for account {} ({})",
+                    repo.registry_id, repo.region
+                ),
+                e,
+            )
+        })?;
+    out.authorization_data()
+        .first()
+        .and_then(|d| d.authorization_token())
+        .and_then(decode_basic_token)
+        .ok_or_else(|| Error::remote("ECR returned no usable authorization token"))
+}
+
+/// Creates the repository if it does not exist; returns whether it created it.
+pub async fn ensure_repository(
+    aws: &Aws,
+    repo: &EcrRepository,
+    scan_on_push: bool,
+    immutable_tags: bool,
+) -> Result<bool> {
+    let client = client_for(aws, repo);
+    match client
+        .describe_repositories()
+        .registry_id(&repo.registry_id)
+        .repository_names(&repo.name)
+        .send()
+        .await
+    {
+        Ok(_) => return Ok(false),
+        Err(e) if e.code() == Some("RepositoryNotFoundException") => {}
+        Err(e) => {
+            return Err(remote(
+                format!("failed to look up ECR repository `{}`", repo.name),
+                e,
+            ));
+        }
+    }
+    let mutability = if immutable_tags {
+        ImageTagMutability::Immutable
+    } else {
+        ImageTagMutability::Mutable
+    };
+    client
+        .create_repository()
+        .registry_id(&repo.registry_id)
+        .repository_name(&repo.name)
+        .image_tag_mutability(mutability)
+        .image_scanning_configuration(
+            ImageScanningConfiguration::builder()
+                .scan_on_push(scan_on_push)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| {
+            remote(
+                format!(
+                    "failed to create ECR repository `{}` (the caller needs ecr:CreateRepository)",
+                    repo.name
+                ),
+                e,
+            )
+        })?;
+    Ok(true)
+}
+
+/// The manifest ECR stores under `digest`, fetched by digest with every media type accepted so
+/// ECR does not convert it (BatchGetImage).
+pub async fn manifest_by_digest(aws: &Aws, repo: &EcrRepository, digest: &str) -> Result<String> {
+    let out = client_for(aws, repo)
+        .batch_get_image()
+        .registry_id(&repo.registry_id)
+        .repository_name(&repo.name)
+        .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+        .set_accepted_media_types(Some(
+            MANIFEST_TYPES.iter().map(|s| (*s).to_owned()).collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| {
+            remote(
+                format!(
+                    "failed to get the manifest of `{}@{digest}` from ECR",
+                    repo.name
+                ),
+                e,
+            )
+        })?;
+    out.images()
+        .first()
+        .and_then(|i| i.image_manifest())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Error::remote(format!(
+                "ECR holds no manifest for `{}@{digest}`",
+                repo.name
+            ))
+        })
+}
+
+/// The digest of `repo:tag` in ECR, verified by hashing the manifest bytes ECR stores under it.
+pub async fn verified_digest(aws: &Aws, repo: &EcrRepository, tag: &str) -> Result<String> {
+    let digest = digest_of_tag(aws, repo, tag).await?;
+    let manifest = manifest_by_digest(aws, repo, &digest).await?;
+    let hashed = manifest_digest(manifest.as_bytes());
+    if hashed != digest {
+        return Err(Error::remote(format!(
+            "ECR reports {digest} for `{}:{tag}` but its manifest hashes to {hashed}: refusing an unverified digest",
+            repo.name
+        )));
+    }
+    Ok(digest)
 }

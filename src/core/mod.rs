@@ -1,7 +1,11 @@
 //! Pure decisions: no async, no clients, no environment, no clock, no filesystem.
 //! Everything here is reached by table-driven unit tests beside each function.
 
+pub mod dockerignore;
 pub mod image_ref;
+pub mod imagedefs;
 pub mod logs;
+pub mod registry_auth;
 pub mod rollout;
+pub mod tags;
 pub mod taskdef;

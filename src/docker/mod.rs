@@ -1,4 +1,8 @@
-//! The only code that imports bollard: connecting to the engine (and, later, build and push).
+//! The only code that imports bollard: connecting to the engine, the build context, build and push.
+
+pub mod build;
+pub mod context;
+pub mod push;
 
 use std::time::Duration;
 

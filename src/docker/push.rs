@@ -1,0 +1,340 @@
+//! Pushing an image: `POST /images/{name}/push` on the engine, credentials in, layer progress and
+//! the digest out, transient failures retried with backoff.
+//!
+//! This one endpoint is called with our own small HTTP request instead of bollard's `push_image`:
+//! bollard encodes X-Registry-Auth with standard base64 (bollard `auth.rs` `base64_url_encode`), while
+//! the daemon decodes URL-safe base64 and, when that fails, silently pushes without credentials
+//! (moby `postImagesPush`). A password with `>`, `?` or `~` at some offsets then ends in "no basic
+//! auth credentials". bollard's model of the push stream also drops the layer `id` and the `aux`
+//! digest, both of which we read here.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+
+use super::Engine;
+use crate::core::registry_auth::{Credentials, digest_in_push_status};
+use crate::error::{Error, Result};
+
+/// Pushes `repository:tag` and returns the digest the engine reports.
+/// `progress` receives a line per layer whenever its state changes.
+pub async fn push(
+    engine: &Engine,
+    repository: &str,
+    tag: &str,
+    credentials: Option<&Credentials>,
+    server: &str,
+    attempts: u32,
+    mut progress: impl FnMut(&str),
+) -> Result<String> {
+    let auth = registry_auth_header(credentials, server);
+    let mut attempt = 1;
+    loop {
+        match push_once(engine, repository, tag, &auth, &mut progress).await {
+            Ok(digest) => return Ok(digest),
+            Err(PushError::Transient(why)) if attempt < attempts => {
+                let wait = Duration::from_secs(1 << attempt.min(5));
+                tracing::warn!(
+                    "push of {repository}:{tag} failed ({why}); retrying in {}s (attempt {}/{attempts})",
+                    wait.as_secs(),
+                    attempt + 1
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Err(PushError::Transient(why)) => {
+                return Err(Error::remote(format!(
+                    "failed to push {repository}:{tag} after {attempts} attempts: {why}"
+                )));
+            }
+            Err(PushError::Final(e)) => return Err(e),
+        }
+    }
+}
+
+/// The X-Registry-Auth value: URL-safe base64 of the auth JSON, as the daemon decodes it.
+pub fn registry_auth_header(credentials: Option<&Credentials>, server: &str) -> String {
+    let json = match credentials {
+        Some(c) => {
+            serde_json::json!({"username": c.username, "password": c.password, "serveraddress": server})
+        }
+        None => serde_json::json!({}),
+    };
+    URL_SAFE.encode(json.to_string())
+}
+
+enum PushError {
+    Transient(String),
+    Final(Error),
+}
+
+/// Network trouble and server errors are worth another try; refused credentials and missing
+/// repositories are not.
+fn is_transient(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    let refused = [
+        "unauthorized",
+        "denied",
+        "authentication required",
+        "no basic auth",
+        "name unknown",
+        "not found",
+        "invalid",
+    ];
+    if refused.iter().any(|r| m.contains(r)) {
+        return false;
+    }
+    [
+        "connection reset",
+        "connection refused",
+        "broken pipe",
+        "eof",
+        "timeout",
+        "timed out",
+        "500",
+        "502",
+        "503",
+        "504",
+        "internal server error",
+        "bad gateway",
+        "service unavailable",
+        "i/o",
+    ]
+    .iter()
+    .any(|t| m.contains(t))
+}
+
+/// One line of the push stream.
+#[derive(Debug, Default, Deserialize)]
+struct Message {
+    status: Option<String>,
+    id: Option<String>,
+    error: Option<String>,
+    #[serde(rename = "errorDetail")]
+    error_detail: Option<ErrorDetail>,
+    aux: Option<Aux>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorDetail {
+    message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Aux {
+    #[serde(rename = "Digest")]
+    digest: Option<String>,
+}
+
+/// Sends the request over the engine's socket and returns the response status and body.
+async fn send(
+    engine: &Engine,
+    path_and_query: &str,
+    auth: &str,
+) -> std::result::Result<(u16, hyper::body::Incoming), String> {
+    let request = Request::post(path_and_query)
+        .header("Host", "docker")
+        .header("Content-Type", "application/json")
+        .header("X-Registry-Auth", auth)
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    macro_rules! over {
+        ($stream:expr) => {{
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new($stream))
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(conn);
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((response.status().as_u16(), response.into_body()))
+        }};
+    }
+    if let Some(path) = engine.host.strip_prefix("unix://") {
+        over!(
+            tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(|e| format!("cannot connect to {}: {e}", engine.host))?
+        )
+    } else {
+        let addr = engine
+            .host
+            .trim_start_matches("tcp://")
+            .trim_start_matches("http://");
+        over!(
+            tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|e| format!("cannot connect to {}: {e}", engine.host))?
+        )
+    }
+}
+
+async fn push_once(
+    engine: &Engine,
+    repository: &str,
+    tag: &str,
+    auth: &str,
+    progress: &mut impl FnMut(&str),
+) -> std::result::Result<String, PushError> {
+    let version = engine.docker.client_version();
+    let path = format!(
+        "/v{}.{}/images/{repository}/push?tag={tag}",
+        version.major_version, version.minor_version
+    );
+    let (status, mut body) = send(engine, &path, auth)
+        .await
+        .map_err(PushError::Transient)?;
+    if status == 404 {
+        return Err(PushError::Final(Error::remote(format!(
+            "no local image {repository}:{tag} to push: build it first"
+        ))));
+    }
+    if status >= 400 {
+        let text = collect(&mut body).await.unwrap_or_default();
+        let message = format!(
+            "the engine answered {status} to the push of {repository}:{tag}: {}",
+            text.trim()
+        );
+        return Err(if status >= 500 {
+            PushError::Transient(message)
+        } else {
+            PushError::Final(Error::remote(message))
+        });
+    }
+    let mut digest = None;
+    let mut layers: Vec<(String, String)> = Vec::new();
+    let (mut pushed, mut existed) = (0, 0);
+    let mut pending = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| PushError::Transient(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        pending.extend_from_slice(&data);
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let Ok(message) = serde_json::from_slice::<Message>(&line) else {
+                continue;
+            };
+            if let Some(error) = message
+                .error_detail
+                .and_then(|d| d.message)
+                .or(message.error)
+            {
+                return Err(if is_transient(&error) {
+                    PushError::Transient(error)
+                } else {
+                    PushError::Final(Error::remote(format!(
+                        "the registry refused the push of {repository}:{tag}: {} (credentials come from ECR for ECR repositories, else from the Docker config `auths`: $DOCKER_CONFIG/config.json or ~/.docker/config.json)",
+                        error.trim()
+                    )))
+                });
+            }
+            if let Some(d) = message.aux.and_then(|a| a.digest) {
+                digest = Some(d);
+            }
+            let Some(status) = message.status else {
+                continue;
+            };
+            if let Some(d) = digest_in_push_status(&status) {
+                digest.get_or_insert(d);
+                progress(&status);
+                continue;
+            }
+            match (message.id, status.as_str()) {
+                // Byte counts, not state changes.
+                (_, "Pushing") => {}
+                (Some(id), _) => {
+                    match status.as_str() {
+                        "Pushed" => pushed += 1,
+                        "Layer already exists" => existed += 1,
+                        _ => {}
+                    }
+                    match layers.iter_mut().find(|(i, _)| *i == id) {
+                        Some((_, s)) if *s == status => {}
+                        Some((_, s)) => {
+                            *s = status.clone();
+                            progress(&format!("{id}: {status}"));
+                        }
+                        None => {
+                            layers.push((id.clone(), status.clone()));
+                            progress(&format!("{id}: {status}"));
+                        }
+                    }
+                }
+                (None, _) => progress(&status),
+            }
+        }
+    }
+    progress(&format!(
+        "{pushed} layers pushed, {existed} already in the registry"
+    ));
+    digest.ok_or_else(|| {
+        PushError::Final(Error::remote(format!(
+            "the push of {repository}:{tag} ended without a digest: refusing to guess it"
+        )))
+    })
+}
+
+async fn collect(body: &mut hyper::body::Incoming) -> Option<String> {
+    let bytes = body.collect().await.ok()?.to_bytes();
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_network_and_server_trouble_is_retried() {
+        for t in [
+            "Put \"http://127.0.0.1:1/v2/\": dial tcp: connection refused",
+            "received unexpected HTTP status: 503 Service Unavailable",
+            "unexpected EOF",
+            "net/http: TLS handshake timeout",
+        ] {
+            assert!(is_transient(t), "{t}");
+        }
+        for f in [
+            "unauthorized: authentication required",
+            "denied: requested access to the resource is denied",
+            "no basic auth credentials",
+            "name unknown: repository name not known to registry",
+        ] {
+            assert!(!is_transient(f), "{f}");
+        }
+    }
+
+    #[test]
+    fn the_auth_header_is_url_safe_base64_the_daemon_can_read() {
+        let creds = Credentials {
+            username: "ecs-ship-test".into(),
+            password: "test-pass>?~word".into(),
+        };
+        let header = registry_auth_header(Some(&creds), "127.0.0.1:15002");
+        assert!(!header.contains('+') && !header.contains('/'), "{header}");
+        let decoded: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE.decode(&header).unwrap()).unwrap();
+        assert_eq!(decoded["password"], "test-pass>?~word");
+        // What bollard would send: standard base64, which this password breaks.
+        let standard = base64::engine::general_purpose::STANDARD.encode(
+            serde_json::json!({"username": "ecs-ship-test", "password": "test-pass>?~word"})
+                .to_string(),
+        );
+        assert!(
+            standard.contains('/') || standard.contains('+'),
+            "the regression this guards: {standard}"
+        );
+        assert_eq!(
+            URL_SAFE.decode(registry_auth_header(None, "x")).unwrap(),
+            b"{}"
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! The registry HTTP API v2, for what the engine does not tell us: the exact manifest bytes behind
+//! a tag, so a digest is verified by hashing them (sha2), never taken on trust.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION, WWW_AUTHENTICATE};
+
+use crate::core::image_ref::ImageRef;
+use crate::core::registry_auth::{Challenge, Credentials, manifest_digest, parse_challenge};
+use crate::error::{Error, Result};
+
+/// Every manifest type a push can produce; asking for all keeps the registry from converting.
+pub const MANIFEST_TYPES: [&str; 4] = [
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+];
+
+/// Where an image's registry is and what its repository is called there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub host: String,
+    pub path: String,
+    pub base_url: String,
+}
+
+pub fn locate(image: &ImageRef) -> Location {
+    let (host, path) = match image.domain() {
+        Some("docker.io") | Some("index.docker.io") | None => {
+            let path = image.path();
+            let path = if path.contains('/') {
+                path.to_owned()
+            } else {
+                format!("library/{path}")
+            };
+            ("registry-1.docker.io".to_owned(), path)
+        }
+        Some(host) => (host.to_owned(), image.path().to_owned()),
+    };
+    // Docker itself talks plain HTTP to registries on loopback; everything else is HTTPS.
+    let name = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
+    let loopback = name == "localhost" || name.starts_with("127.") || name == "[::1]";
+    let base_url = format!("{}://{host}", if loopback { "http" } else { "https" });
+    Location {
+        host,
+        path,
+        base_url,
+    }
+}
+
+/// A manifest as the registry stores it.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub bytes: Vec<u8>,
+    /// sha256 of `bytes`, checked against the registry's Docker-Content-Digest.
+    pub digest: String,
+    pub media_type: Option<String>,
+}
+
+fn client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| Error::internal_with("failed to set up the registry HTTP client", e))
+}
+
+/// GETs `reference` (a tag or digest) and verifies the bytes against the registry's digest header
+/// and, when given, against `expected`.
+pub async fn fetch_manifest(
+    image: &ImageRef,
+    reference: &str,
+    creds: Option<&Credentials>,
+) -> Result<Manifest> {
+    let loc = locate(image);
+    let http = client()?;
+    let url = format!("{}/v2/{}/manifests/{reference}", loc.base_url, loc.path);
+    let what = format!(
+        "manifest `{}:{reference}` in registry {}",
+        loc.path, loc.host
+    );
+    let send = |auth: Option<String>| {
+        let mut req = http.get(&url).header(ACCEPT, MANIFEST_TYPES.join(", "));
+        if let Some(auth) = auth {
+            req = req.header(AUTHORIZATION, auth);
+        }
+        req.send()
+    };
+    let unreachable = |e: reqwest::Error| {
+        Error::remote_with(format!("cannot reach registry {} for {what}", loc.host), e)
+    };
+    let mut response = send(None).await.map_err(unreachable)?;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        let challenge = response
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|h| h.to_str().ok())
+            .and_then(parse_challenge);
+        let auth = match challenge {
+            Some(Challenge::Basic) => {
+                let creds = creds.ok_or_else(|| {
+                    Error::remote(format!(
+                        "registry {} requires credentials for {what}: add them to the Docker config `auths` (DOCKER_CONFIG)",
+                        loc.host
+                    ))
+                })?;
+                creds.basic()
+            }
+            Some(Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            }) => {
+                let scope = scope.unwrap_or_else(|| format!("repository:{}:pull", loc.path));
+                let mut params = vec![("scope", scope.as_str())];
+                if let Some(service) = &service {
+                    params.push(("service", service.as_str()));
+                }
+                let token_url = reqwest::Url::parse_with_params(&realm, &params).map_err(|e| {
+                    Error::remote_with(
+                        format!(
+                            "registry {} sent an invalid token realm `{realm}`",
+                            loc.host
+                        ),
+                        e,
+                    )
+                })?;
+                let mut req = http.get(token_url);
+                if let Some(c) = creds {
+                    req = req.header(AUTHORIZATION, c.basic());
+                }
+                let body = req
+                    .send()
+                    .await
+                    .and_then(reqwest::Response::error_for_status)
+                    .map_err(|e| {
+                        Error::remote_with(
+                            format!("registry {} refused a token for {what}", loc.host),
+                            e,
+                        )
+                    })?
+                    .bytes()
+                    .await
+                    .map_err(|e| {
+                        Error::remote_with(format!("registry {} sent no token", loc.host), e)
+                    })?;
+                let token: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+                    Error::remote_with(format!("registry {} sent an unreadable token", loc.host), e)
+                })?;
+                let token = token
+                    .get("token")
+                    .or_else(|| token.get("access_token"))
+                    .and_then(|t| t.as_str())
+                    .unwrap_or_default();
+                format!("Bearer {token}")
+            }
+            None => {
+                return Err(Error::remote(format!(
+                    "registry {} refused {what} (401) without a usable challenge",
+                    loc.host
+                )));
+            }
+        };
+        response = send(Some(auth)).await.map_err(unreachable)?;
+    }
+    match response.status() {
+        s if s.is_success() => {}
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            return Err(Error::remote(format!(
+                "registry {} refused the credentials for {what} ({})",
+                loc.host,
+                response.status()
+            )));
+        }
+        StatusCode::NOT_FOUND => return Err(Error::remote(format!("{what} not found"))),
+        s => {
+            return Err(Error::remote(format!(
+                "registry {} answered {s} for {what}",
+                loc.host
+            )));
+        }
+    }
+    let header = response
+        .headers()
+        .get("Docker-Content-Digest")
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned);
+    let media_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned);
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| Error::remote_with(format!("failed to read {what}"), e))?
+        .to_vec();
+    let digest = manifest_digest(&bytes);
+    if let Some(header) = header
+        && header != digest
+    {
+        return Err(Error::remote(format!(
+            "{what}: the registry says {header} but the manifest bytes hash to {digest}: refusing an unverified digest"
+        )));
+    }
+    if reference.starts_with("sha256:") && reference != digest {
+        return Err(Error::remote(format!(
+            "{what}: the manifest bytes hash to {digest}, not the requested digest"
+        )));
+    }
+    Ok(Manifest {
+        bytes,
+        digest,
+        media_type,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registries_are_located_like_docker_does() {
+        let loc = |s: &str| locate(&ImageRef::parse(s).unwrap());
+        assert_eq!(
+            loc("127.0.0.1:15000/team/app:v1").base_url,
+            "http://127.0.0.1:15000"
+        );
+        assert_eq!(loc("localhost:5000/app").path, "app");
+        assert_eq!(loc("busybox").path, "library/busybox");
+        assert_eq!(loc("busybox").host, "registry-1.docker.io");
+        assert_eq!(
+            loc("123456789012.dkr.ecr.us-east-1.amazonaws.com/api").base_url,
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com"
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! The state file (`.ecs-ship/state.json` by default): what `build` made and `push` pushed, so a
+//! later step - another buildspec phase, another Actions step - needs no flags repeated.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+
+pub const DEFAULT_PATH: &str = ".ecs-ship/state.json";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub build: Option<Built>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub push: Option<Pushed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Built {
+    pub image_id: String,
+    pub repository: String,
+    pub tags: Vec<String>,
+    /// RFC 3339, the one timestamp of the run.
+    pub created: String,
+    pub revision: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pushed {
+    pub repository: String,
+    pub tags: Vec<String>,
+    pub digest: String,
+    /// `repository@digest`.
+    pub image: String,
+}
+
+impl State {
+    /// Reads the state file; a missing file is an empty state, a corrupt one an error naming it.
+    pub fn load(path: &Path) -> Result<State> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+            Err(e) => {
+                return Err(Error::input_with(
+                    format!("cannot read state file `{}`", path.display()),
+                    e,
+                ));
+            }
+        };
+        serde_json::from_str(&text).map_err(|e| {
+            Error::input_with(
+                format!(
+                    "state file `{}` is corrupt: delete it and run `ecs-ship build` again",
+                    path.display()
+                ),
+                e,
+            )
+        })
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::input_with(
+                    format!("cannot create `{}` for the state file", dir.display()),
+                    e,
+                )
+            })?;
+        }
+        let text = serde_json::to_string_pretty(self).expect("state always serializes") + "\n";
+        write_atomic(path, text.as_bytes())
+    }
+}
+
+/// `--state PATH`, shared by build, push and imagedefs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StateArgs {
+    /// Where build records its image and push its digest, for later steps.
+    #[arg(long = "state", env = "ECS_SHIP_STATE", value_name = "PATH", default_value = DEFAULT_PATH)]
+    pub path: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_reports_corruption_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/state.json");
+        assert_eq!(State::load(&path).unwrap(), State::default());
+        let state = State {
+            build: Some(Built {
+                image_id: "sha256:1".into(),
+                repository: "r".into(),
+                tags: vec!["t".into()],
+                created: "c".into(),
+                revision: None,
+            }),
+            push: None,
+        };
+        state.save(&path).unwrap();
+        assert_eq!(State::load(&path).unwrap(), state);
+        std::fs::write(&path, "{\"build\": 3").unwrap();
+        let err = State::load(&path).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("is corrupt"), "{err}");
+    }
+}
