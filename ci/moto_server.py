@@ -1,15 +1,22 @@
-"""moto's server with one behaviour of real ECS added, for ecs-ship's tests.
+"""moto's server with two behaviours of real AWS added, for ecs-ship's tests.
 
 moto 5.2.5's UpdateService changes `service.taskDefinition` but leaves the PRIMARY deployment on the
 old revision, which no real ECS service does once a rollout completed. A deploy tool that checks the
 PRIMARY deployment (as ecs-ship must, to catch rollbacks) could never succeed against it. Here an
 UpdateService that changes the revision, or forces a new deployment, replaces the deployment with a new
 PRIMARY one on the new revision, COMPLETED when the running count covers the desired count: the state
-real ECS reaches at the end of a successful rolling update. Nothing else changes.
+real ECS reaches at the end of a successful rolling update.
+
+moto 5.2.5's ECR names an image by the sha256 of its layer digests joined together; real ECR (like
+every registry) names it by the sha256 of the manifest bytes. A tool that verifies digests against the
+manifest (as ecs-ship must) would always see a mismatch. Here an image without a given digest gets
+the real one. Nothing else changes.
 """
 
+import hashlib
 import sys
 
+from moto.ecr.models import Image
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.moto_api._internal import mock_random
 from moto.core.utils import utcnow
@@ -46,6 +53,13 @@ def update_service(self, service_properties):
 
 
 EC2ContainerServiceBackend.update_service = update_service
+
+
+def _create_digest(self):
+    self._image_digest = "sha256:" + hashlib.sha256(self.image_manifest.encode("utf-8")).hexdigest()
+
+
+Image._create_digest = _create_digest
 
 if __name__ == "__main__":
     sys.exit(main())

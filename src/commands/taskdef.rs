@@ -65,7 +65,7 @@ pub struct ChangeArgs {
     #[arg(long = "image", value_name = "[NAME=]IMAGE")]
     pub images: Vec<ImageSpec>,
 
-    /// Resolve each --image tag to its digest in ECR and write `repo@sha256:...`.
+    /// Resolve each --image tag to its digest in ECR (verified against the manifest bytes) and write `repo@sha256:...`.
     #[arg(long)]
     pub pin_digest: bool,
 
@@ -331,7 +331,7 @@ async fn pin(aws: &Aws, image: &ImageRef) -> Result<ImageRef> {
         ))
     })?;
     let tag = image.tag.as_deref().unwrap_or("latest");
-    let digest = aws::ecr::digest_of_tag(aws, &repo, tag).await?;
+    let digest = aws::ecr::verified_digest(aws, &repo, tag).await?;
     info!("{}:{tag} is {digest}", image.name);
     Ok(image.pinned(&digest))
 }

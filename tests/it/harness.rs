@@ -215,3 +215,86 @@ pub fn emulator(scenario: &str) -> Option<Emulator> {
         endpoint: line.trim().to_owned(),
     })
 }
+
+pub fn registry() -> String {
+    var_or("ECS_SHIP_TEST_REGISTRY", "127.0.0.1:15000")
+}
+
+pub fn auth_registry() -> String {
+    var_or("ECS_SHIP_TEST_AUTH_REGISTRY", "127.0.0.1:15002")
+}
+
+pub fn require_registry() -> bool {
+    let r = registry();
+    require("the registry", reachable_tcp(&r), &r)
+}
+
+/// A directory tree for a build context.
+pub fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, content) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    dir
+}
+
+/// A one-shot HTTP server on loopback that answers every request with `response` (raw bytes).
+pub fn fake_http(response: Vec<u8>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            let _ = std::io::Write::write_all(&mut stream, &response);
+        }
+    });
+    addr
+}
+
+/// A TCP proxy to `target` on loopback that cuts any connection as soon as the client sends a
+/// manifest upload (`PUT /v2/.../manifests/...`): a registry that goes away at the end of a push.
+pub fn manifest_cutting_proxy(target: String) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming().take(200) {
+            let Ok(mut client) = client else { continue };
+            let Ok(mut upstream) = TcpStream::connect(&target) else {
+                continue;
+            };
+            let (mut client_r, mut upstream_w) =
+                (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut tail: Vec<u8> = Vec::new();
+                loop {
+                    let n = match client_r.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    tail.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&tail);
+                    if text.contains("PUT /v2/") && text.contains("/manifests/") {
+                        let _ = client_r.shutdown(std::net::Shutdown::Both);
+                        let _ = upstream_w.shutdown(std::net::Shutdown::Both);
+                        break;
+                    }
+                    let keep = tail.len().saturating_sub(256);
+                    tail.drain(..keep);
+                    if upstream_w.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut upstream, &mut client);
+            });
+        }
+    });
+    addr
+}

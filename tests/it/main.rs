@@ -6,4 +6,5 @@ mod harness;
 mod cli;
 mod deploy;
 mod doctor;
+mod images;
 mod taskdef;
