@@ -12,6 +12,7 @@ pub mod docker;
 pub mod error;
 pub mod fsutil;
 pub mod output;
+pub mod progress;
 pub mod registry;
 pub mod state;
 pub mod wait;

@@ -14,9 +14,11 @@ use tracing::{info, warn};
 use crate::cli::GlobalArgs;
 use crate::core::image_ref::ImageRef;
 use crate::core::tags;
-use crate::docker::{self, build::BuildSpec, context};
+use crate::docker::build::{BuildLine, BuildSpec};
+use crate::docker::{self, context};
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::progress::Progress;
 use crate::state::{Built, State, StateArgs};
 
 #[derive(Debug, Args)]
@@ -219,13 +221,14 @@ pub async fn run(global: &GlobalArgs, args: &BuildArgs, out: Output) -> Result<(
         references.join(", "),
         plan.dir.display()
     );
-    let quiet = global.quiet;
-    let image_id = docker::build::build(&engine, plan, &spec, |line| {
-        if !quiet {
-            eprintln!("{line}");
-        }
+    let mut progress = Progress::stderr(global.quiet);
+    let built = docker::build::build(&engine, plan, &spec, |line| match line {
+        BuildLine::Step(l) => progress.line(l),
+        BuildLine::Output(l) => progress.detail(l),
     })
-    .await?;
+    .await;
+    let image_id = built.inspect_err(|_| progress.failed())?;
+    progress.failed_or_done();
 
     let mut state = State::load(&args.state.path).unwrap_or_default();
     state.build = Some(Built {

@@ -14,8 +14,10 @@ use crate::cli::GlobalArgs;
 use crate::core::image_ref::ImageRef;
 use crate::core::registry_auth::{Credentials, docker_config_credentials};
 use crate::docker;
+use crate::docker::push::PushLine;
 use crate::error::{Error, Result};
 use crate::output::Output;
+use crate::progress::Progress;
 use crate::registry;
 use crate::state::{Pushed, State, StateArgs};
 
@@ -192,7 +194,7 @@ pub async fn run(global: &GlobalArgs, args: &PushArgs, out: Output) -> Result<()
         }
     }
 
-    let quiet = global.quiet;
+    let mut progress = Progress::stderr(global.quiet);
     let mut digest: Option<String> = None;
     for tag in &tags {
         info!("pushing {}:{tag}", repo.name);
@@ -203,13 +205,14 @@ pub async fn run(global: &GlobalArgs, args: &PushArgs, out: Output) -> Result<()
             creds.as_ref(),
             &server,
             args.attempts,
-            |line| {
-                if !quiet {
-                    eprintln!("{line}");
-                }
+            |line| match line {
+                PushLine::Layer { id, state, bytes } => progress.layer(id, state, bytes),
+                PushLine::Info(text) => progress.line(text),
             },
         )
-        .await?;
+        .await;
+        progress.end_layers();
+        let pushed = pushed?;
         match &digest {
             Some(d) if *d != pushed => {
                 return Err(Error::remote(format!(

@@ -23,13 +23,22 @@ pub struct BuildSpec {
     pub pull: bool,
 }
 
+/// A line of build output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildLine<'a> {
+    /// `Step N/M : INSTRUCTION`
+    Step(&'a str),
+    /// What the step printed.
+    Output(&'a str),
+}
+
 /// Builds with the classic builder (BuildKit through bollard is not reliable: bollard #520, #280)
 /// and tags the image with every reference. `progress` receives each output line.
 pub async fn build(
     engine: &Engine,
     plan: ContextPlan,
     spec: &BuildSpec,
-    mut progress: impl FnMut(&str),
+    mut progress: impl FnMut(BuildLine<'_>),
 ) -> Result<String> {
     let options = BuildImageOptions {
         dockerfile: plan.dockerfile_in_tar.clone(),
@@ -60,12 +69,14 @@ pub async fn build(
                     for line in text.lines().filter(|l| !l.trim().is_empty()) {
                         if line.starts_with("Step ") {
                             last_step = line.to_owned();
+                            progress(BuildLine::Step(line));
+                        } else {
+                            progress(BuildLine::Output(line));
                         }
-                        progress(line);
                     }
                 }
                 if let Some(status) = &info.status {
-                    progress(status);
+                    progress(BuildLine::Output(status));
                 }
                 if let Some(ImageId { id: Some(id) }) = info.aux {
                     image_id = Some(id);

@@ -48,7 +48,7 @@ pub async fn connect(host: Option<&str>, timeout: Duration) -> Result<Engine> {
             "unsupported Docker host `{host}`: use unix:///path/to/docker.sock or tcp://host:port"
         )));
     }
-    .map_err(|e| Error::input_with(format!("invalid Docker host `{host}`"), e))?;
+    .map_err(|e| unreachable(&host, e))?;
     let docker = docker
         .negotiate_version()
         .await

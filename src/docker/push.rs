@@ -22,8 +22,21 @@ use super::Engine;
 use crate::core::registry_auth::{Credentials, digest_in_push_status};
 use crate::error::{Error, Result};
 
+/// Push progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushLine<'a> {
+    /// A layer changed state ("Preparing", "Pushed", "Layer already exists"), or moved bytes
+    /// ("Pushing", with current and total).
+    Layer {
+        id: &'a str,
+        state: &'a str,
+        bytes: Option<(i64, i64)>,
+    },
+    /// Anything else: the repository line, the digest line, the summary.
+    Info(&'a str),
+}
+
 /// Pushes `repository:tag` and returns the digest the engine reports.
-/// `progress` receives a line per layer whenever its state changes.
 pub async fn push(
     engine: &Engine,
     repository: &str,
@@ -31,7 +44,7 @@ pub async fn push(
     credentials: Option<&Credentials>,
     server: &str,
     attempts: u32,
-    mut progress: impl FnMut(&str),
+    mut progress: impl FnMut(PushLine<'_>),
 ) -> Result<String> {
     let auth = registry_auth_header(credentials, server);
     let mut attempt = 1;
@@ -118,7 +131,15 @@ struct Message {
     error: Option<String>,
     #[serde(rename = "errorDetail")]
     error_detail: Option<ErrorDetail>,
+    #[serde(rename = "progressDetail")]
+    progress_detail: Option<ProgressDetail>,
     aux: Option<Aux>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProgressDetail {
+    current: Option<i64>,
+    total: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,7 +202,7 @@ async fn push_once(
     repository: &str,
     tag: &str,
     auth: &str,
-    progress: &mut impl FnMut(&str),
+    progress: &mut impl FnMut(PushLine<'_>),
 ) -> std::result::Result<String, PushError> {
     let version = engine.docker.client_version();
     let path = format!(
@@ -245,37 +266,44 @@ async fn push_once(
             };
             if let Some(d) = digest_in_push_status(&status) {
                 digest.get_or_insert(d);
-                progress(&status);
+                progress(PushLine::Info(&status));
                 continue;
             }
-            match (message.id, status.as_str()) {
-                // Byte counts, not state changes.
-                (_, "Pushing") => {}
-                (Some(id), _) => {
-                    match status.as_str() {
-                        "Pushed" => pushed += 1,
-                        "Layer already exists" => existed += 1,
-                        _ => {}
-                    }
-                    match layers.iter_mut().find(|(i, _)| *i == id) {
-                        Some((_, s)) if *s == status => {}
-                        Some((_, s)) => {
-                            *s = status.clone();
-                            progress(&format!("{id}: {status}"));
-                        }
-                        None => {
-                            layers.push((id.clone(), status.clone()));
-                            progress(&format!("{id}: {status}"));
-                        }
-                    }
+            let Some(id) = message.id else {
+                progress(PushLine::Info(&status));
+                continue;
+            };
+            let bytes = message
+                .progress_detail
+                .and_then(|p| Some((p.current?, p.total?)));
+            match status.as_str() {
+                "Pushed" => pushed += 1,
+                "Layer already exists" => existed += 1,
+                _ => {}
+            }
+            let changed = match layers.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, s)) if *s == status => false,
+                Some((_, s)) => {
+                    *s = status.clone();
+                    true
                 }
-                (None, _) => progress(&status),
+                None => {
+                    layers.push((id.clone(), status.clone()));
+                    true
+                }
+            };
+            if changed || bytes.is_some() {
+                progress(PushLine::Layer {
+                    id: &id,
+                    state: &status,
+                    bytes,
+                });
             }
         }
     }
-    progress(&format!(
+    progress(PushLine::Info(&format!(
         "{pushed} layers pushed, {existed} already in the registry"
-    ));
+    )));
     digest.ok_or_else(|| {
         PushError::Final(Error::remote(format!(
             "the push of {repository}:{tag} ended without a digest: refusing to guess it"
