@@ -133,32 +133,37 @@ pub async fn run(global: &GlobalArgs, args: &DeployArgs, out: Output) -> Result<
         out,
     )
     .await;
-    match result {
-        Err(Error::RolloutFailed(reason))
-            if args.rollback_on_failure && !reason.contains("was rolled back") =>
-        {
-            warn!("rolling back service `{}` to {previous}", args.service);
-            aws::ecs::update_service(&aws, &args.cluster, &args.service, &previous, false, None)
-                .await?;
-            let back = Expectation {
-                task_definition: previous.clone(),
-                previous: None,
-                max_task_failures: None,
-            };
-            let rolled = wait_services(
-                &aws,
-                &args.cluster,
-                &[(args.service.clone(), back)],
-                &args.wait,
-                out,
-            )
-            .await;
-            let outcome = match rolled {
-                Ok(_) => format!("rolled back to {previous}, which is stable"),
-                Err(e) => format!("the rollback to {previous} did not settle either: {e}"),
-            };
-            Err(Error::RolloutFailed(format!("{reason}; {outcome}")))
-        }
-        other => other.map(|_| ()),
+    let Err(Error::RolloutFailed(reason)) = result else {
+        return result.map(|_| ());
+    };
+    if !args.rollback_on_failure {
+        return Err(Error::RolloutFailed(reason));
     }
+    // ECS itself may have rolled back already (circuit breaker): then there is nothing to undo.
+    let now = aws::ecs::describe_service(&aws, &args.cluster, &args.service).await?;
+    if now.task_definition == previous {
+        return Err(Error::RolloutFailed(format!(
+            "{reason}; ECS already rolled the service back to {previous}"
+        )));
+    }
+    warn!("rolling back service `{}` to {previous}", args.service);
+    aws::ecs::update_service(&aws, &args.cluster, &args.service, &previous, false, None).await?;
+    let back = Expectation {
+        task_definition: previous.clone(),
+        previous: None,
+        max_task_failures: None,
+    };
+    let rolled = wait_services(
+        &aws,
+        &args.cluster,
+        &[(args.service.clone(), back)],
+        &args.wait,
+        out,
+    )
+    .await;
+    let outcome = match rolled {
+        Ok(_) => format!("rolled back to {previous}, which is stable"),
+        Err(e) => format!("the rollback to {previous} did not settle either: {e}"),
+    };
+    Err(Error::RolloutFailed(format!("{reason}; {outcome}")))
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::taskdef::{Change, TaskDef, containers_mut};
+use super::taskdef::{Change, TaskDef, containers_mut, name_of};
 
 pub const GROUP: &str = "awslogs-group";
 pub const REGION: &str = "awslogs-region";
@@ -53,11 +53,7 @@ pub fn guarantee_awslogs(
     let mut changes = Vec::new();
     let mut kept = Vec::new();
     for container in containers_mut(td) {
-        let name = container
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let name = name_of(container);
         let driver = container
             .get("logConfiguration")
             .and_then(|l| l.get("logDriver"))

@@ -614,6 +614,15 @@ fn containers(td: &TaskDef) -> &[Value] {
         .map_or(&[], Vec::as_slice)
 }
 
+/// A container's `name` (empty when missing; `check` refuses such documents).
+pub(crate) fn name_of(container: &Map<String, Value>) -> String {
+    container
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
 pub(crate) fn containers_mut(td: &mut TaskDef) -> impl Iterator<Item = &mut Map<String, Value>> {
     td.get_mut("containerDefinitions")
         .and_then(Value::as_array_mut)
@@ -675,11 +684,7 @@ pub fn swap_images(td: &mut TaskDef, specs: &[ImageSpec]) -> Result<Vec<Change>,
     }
     let mut changes = Vec::new();
     for container in containers_mut(td) {
-        let name = container
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let name = name_of(container);
         let Some((_, image)) = targets.iter().find(|(n, _)| *n == name) else {
             continue;
         };

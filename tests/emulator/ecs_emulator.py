@@ -9,6 +9,8 @@ Scenarios:
   rollback  at SETTLE the circuit breaker rolls back to OLD, which then looks stable
   failing   the service runs OLD; UpdateService to NEW starts a deployment whose tasks keep failing
             (failedTasks grows each poll, no circuit breaker); UpdateService back to OLD completes at once
+  breaker   the service runs OLD; 2 s after UpdateService to NEW the circuit breaker rolls back to OLD,
+            which a second later looks stable (one deployment, all running)
 """
 
 import json
@@ -38,9 +40,19 @@ class Scenario:
         self.lock = threading.Lock()
         self.current = OLD
         self.failed = 0
+        self.updated_at = None
 
     def deployments(self):
         t = time.monotonic() - self.start
+        if self.kind == "breaker":
+            if self.updated_at is None:
+                return [dep("PRIMARY", OLD, 2, 2, "COMPLETED")]
+            since = time.monotonic() - self.updated_at
+            if since < 2:
+                return [dep("PRIMARY", NEW, 2, 0, "IN_PROGRESS"), dep("ACTIVE", OLD, 2, 2, "COMPLETED")]
+            rolled = [dep("PRIMARY", OLD, 2, 2, "IN_PROGRESS"),
+                      dep("ACTIVE", NEW, 0, 0, "FAILED", "ECS deployment circuit breaker: tasks failed to start.")]
+            return rolled[:1] if since > 3 else rolled
         if self.kind == "failing":
             if self.current == NEW:
                 self.failed += 1
@@ -67,6 +79,7 @@ class Scenario:
     def update(self, request):
         with self.lock:
             self.current = request.get("taskDefinition", self.current)
+            self.updated_at = time.monotonic()
         return {"service": self.service()}
 
 

@@ -367,3 +367,38 @@ fn rollback_on_failure_returns_the_service_to_its_previous_revision_and_still_ex
     let run = deploy(&[]);
     assert!(!run.stderr.contains("rolling back"), "{}", run.stderr);
 }
+
+#[test]
+fn a_circuit_breaker_rollback_fails_the_deploy_and_is_not_rolled_back_again() {
+    let Some(emulator) = emulator("breaker") else {
+        return;
+    };
+    const OLD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:11";
+    const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:12";
+    let mut cmd = ecs_ship();
+    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+        "deploy",
+        "--cluster",
+        "c",
+        "--service",
+        "web",
+        "--task-definition",
+        NEW,
+        "--no-create-log-group",
+        "--rollback-on-failure",
+        "--timeout",
+        "60s",
+    ]);
+    let run = run(&mut cmd)
+        .expect_code(4)
+        .stderr_has(
+            "the deployment of web:12 was rolled back: the PRIMARY deployment runs web:11 again",
+        )
+        .stderr_has("circuit breaker: tasks failed to start")
+        .stderr_has(&format!("ECS already rolled the service back to {OLD}"));
+    assert!(
+        !run.stderr.contains("rolling back service"),
+        "no second rollback: {}",
+        run.stderr
+    );
+}
