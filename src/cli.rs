@@ -108,6 +108,36 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Every ecs-ship command line in buildspec.yml (commented ones too) parses.
+    #[test]
+    fn the_buildspec_command_lines_parse() {
+        let buildspec = include_str!("../buildspec.yml");
+        let mut seen = 0;
+        for line in buildspec.lines() {
+            let Some(start) = line.find("ecs-ship ") else {
+                continue;
+            };
+            if line.trim_start().starts_with("# ") && !line.contains("#   ecs-ship") {
+                continue;
+            }
+            let command = line[start..].split([')', '|']).next().unwrap();
+            let image = "registry.example/api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+            let argv: Vec<String> = command
+                .split_whitespace()
+                .map(|w| match w.find('$') {
+                    Some(i) if &w[i..] == "$IMAGE" => format!("{}{image}", &w[..i]),
+                    Some(i) => format!("{}placeholder", &w[..i]),
+                    None => w.to_owned(),
+                })
+                .collect();
+            if let Err(e) = Cli::try_parse_from(&argv) {
+                panic!("buildspec.yml: `{command}` does not parse:\n{e}");
+            }
+            seen += 1;
+        }
+        assert!(seen >= 6, "found {seen} ecs-ship command lines");
+    }
+
     /// A table of command lines and the exit code clap gives them (0 = parses).
     #[test]
     fn command_lines_parse_or_fail_as_documented() {
