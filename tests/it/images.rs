@@ -351,12 +351,21 @@ fn a_registry_that_refuses_auth_fails_and_docker_config_credentials_work() {
     let mut cmd = ecs_ship();
     cmd.current_dir(dir.path())
         .env("DOCKER_CONFIG", config.path())
-        .args(["push"]);
+        .args(["-vv", "push"]);
     let run = run(&mut cmd).expect_code(0);
-    assert!(
-        !run.stderr.contains("test-pass") && !run.stdout.contains("test-pass"),
-        "the password never reaches a log"
+    let auth_header = ecs_ship::docker::push::registry_auth_header(
+        Some(&ecs_ship::core::registry_auth::Credentials {
+            username: "ecs-ship-test".into(),
+            password: "test-pass>?~word".into(),
+        }),
+        &auth_registry(),
     );
+    for secret in ["test-pass", auth.as_str(), auth_header.as_str()] {
+        assert!(
+            !run.stderr.contains(secret) && !run.stdout.contains(secret),
+            "a secret reached the output even with -vv: {secret}"
+        );
+    }
     let mut cmd = ecs_ship();
     cmd.env("DOCKER_CONFIG", config.path())
         .args(["digest", &format!("{repo}:0123456")]);
