@@ -286,8 +286,8 @@ pub async fn prepare(
             spec.image = pin(aws, &spec.image).await?;
         }
     }
-    let mut all_changes =
-        taskdef::swap_images(&mut document, &specs).map_err(|e| bad_document(&label, e))?;
+    let mut all_changes = taskdef::swap_images(&mut document, &specs)
+        .map_err(|e| Error::input(format!("cannot apply --image to {label}: {e}")))?;
     let settings = LogSettings {
         group: changes.log_group.clone(),
         region: changes
