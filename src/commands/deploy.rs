@@ -1,11 +1,14 @@
 //! `ecs-ship deploy`: register the task definition as `taskdef register` does (by default from the
 //! revision the service runs now), update the service to that exact revision ARN, and wait.
 
+use std::fmt;
+
 use clap::{ArgGroup, Args};
+use serde::Serialize;
 use tracing::{info, warn};
 
-use super::taskdef::{self, ChangeArgs, RegisterOptions, SourceArgs};
-use super::wait::{WaitOptions, wait_services};
+use super::taskdef::{self, ChangeArgs, RegisterOptions, RegisterResult, SourceArgs};
+use super::wait::{WaitOptions, WaitReport, wait_services};
 use crate::aws::{self, Aws};
 use crate::cli::GlobalArgs;
 use crate::core::rollout::Expectation;
@@ -66,6 +69,31 @@ pub struct DeployArgs {
     pub wait: WaitOptions,
 }
 
+/// What `deploy` did: the revision, and how waiting for it (and any rollback) ended.
+#[derive(Debug, Serialize)]
+pub struct DeployResult {
+    pub task_definition: RegisterResult,
+    /// The revision the service ran before.
+    pub previous: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<WaitReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<WaitReport>,
+}
+
+impl fmt::Display for DeployResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.wait {
+            None => write!(f, "{}", self.task_definition)?,
+            Some(report) => write!(f, "{report}")?,
+        }
+        if let Some(rollback) = &self.rollback {
+            write!(f, "after the rollback:\n{rollback}")?;
+        }
+        Ok(())
+    }
+}
+
 pub async fn run(global: &GlobalArgs, args: &DeployArgs, out: Output) -> Result<()> {
     let aws = Aws::load(global).await?;
     let service = aws::ecs::describe_service(&aws, &args.cluster, &args.service).await?;
@@ -87,14 +115,20 @@ pub async fn run(global: &GlobalArgs, args: &DeployArgs, out: Output) -> Result<
     };
     let prepared = taskdef::prepare(global, &source, &args.changes, Some(&aws)).await?;
     let registered = taskdef::register_prepared(&aws, prepared, &args.register).await?;
+    let mut result = DeployResult {
+        task_definition: registered,
+        previous: previous.clone(),
+        wait: None,
+        rollback: None,
+    };
     if args.register.dry_run {
         info!(
             "dry run: would update service `{}` from {previous}",
             args.service
         );
-        return out.result(&registered);
+        return out.result(&result);
     }
-    let arn = registered.arn.clone().unwrap_or_default();
+    let arn = result.task_definition.arn.clone().unwrap_or_default();
     aws::ecs::update_service(
         &aws,
         &args.cluster,
@@ -118,30 +152,33 @@ pub async fn run(global: &GlobalArgs, args: &DeployArgs, out: Output) -> Result<
         args.service
     );
     if args.no_wait {
-        return out.result(&registered);
+        return out.result(&result);
     }
     let want = Expectation {
         task_definition: arn.clone(),
         previous: Some(previous.clone()),
         max_task_failures: args.wait.max_task_failures,
     };
-    let result = wait_services(
+    let waited = wait_services(
         &aws,
         &args.cluster,
         &[(args.service.clone(), want)],
         &args.wait,
-        out,
     )
-    .await;
-    let Err(Error::RolloutFailed(reason)) = result else {
-        return result.map(|_| ());
+    .await?;
+    result.wait = Some(waited.report);
+    let reason = match waited.failure {
+        None => return out.result(&result),
+        Some(Error::RolloutFailed(reason)) if args.rollback_on_failure => reason,
+        Some(other) => {
+            out.result(&result)?;
+            return Err(other);
+        }
     };
-    if !args.rollback_on_failure {
-        return Err(Error::RolloutFailed(reason));
-    }
     // ECS itself may have rolled back already (circuit breaker): then there is nothing to undo.
     let now = aws::ecs::describe_service(&aws, &args.cluster, &args.service).await?;
     if now.task_definition == previous {
+        out.result(&result)?;
         return Err(Error::RolloutFailed(format!(
             "{reason}; ECS already rolled the service back to {previous}"
         )));
@@ -158,12 +195,13 @@ pub async fn run(global: &GlobalArgs, args: &DeployArgs, out: Output) -> Result<
         &args.cluster,
         &[(args.service.clone(), back)],
         &args.wait,
-        out,
     )
-    .await;
-    let outcome = match rolled {
-        Ok(_) => format!("rolled back to {previous}, which is stable"),
-        Err(e) => format!("the rollback to {previous} did not settle either: {e}"),
+    .await?;
+    let outcome = match &rolled.failure {
+        None => format!("rolled back to {previous}, which is stable"),
+        Some(e) => format!("the rollback to {previous} did not settle either: {e}"),
     };
+    result.rollback = Some(rolled.report);
+    out.result(&result)?;
     Err(Error::RolloutFailed(format!("{reason}; {outcome}")))
 }

@@ -158,14 +158,29 @@ impl fmt::Display for WaitReport {
     }
 }
 
-/// Waits for each (service, expectation) and reports. Errors carry the exit code of the outcome.
+/// How waiting ended: the report, and the error (with its exit code) unless every service is stable.
+pub struct Waited {
+    pub report: WaitReport,
+    pub failure: Option<Error>,
+}
+
+impl Waited {
+    pub fn into_result(self) -> Result<WaitReport> {
+        match self.failure {
+            None => Ok(self.report),
+            Some(e) => Err(e),
+        }
+    }
+}
+
+/// Waits for each (service, expectation) and reports; prints nothing. `Err` is a failure to wait
+/// at all (an API call that failed), not a failed rollout.
 pub async fn wait_services(
     aws: &Aws,
     cluster: &str,
     expectations: &[(String, Expectation)],
     options: &WaitOptions,
-    out: Output,
-) -> Result<WaitReport> {
+) -> Result<Waited> {
     let names: Vec<String> = expectations.iter().map(|(n, _)| n.clone()).collect();
     let waiter = Waiter {
         expectations,
@@ -260,12 +275,10 @@ pub async fn wait_services(
         }
         reports.push(report);
     }
-    let report = WaitReport { services: reports };
-    out.result(&report)?;
-    match error {
-        None => Ok(report),
-        Some(e) => Err(e),
-    }
+    Ok(Waited {
+        report: WaitReport { services: reports },
+        failure: error,
+    })
 }
 
 /// The stopped tasks of our revision with their containers' last log lines. Diagnosis is best
@@ -358,9 +371,9 @@ pub async fn run(global: &GlobalArgs, args: &WaitArgs, out: Output) -> Result<()
         };
         expectations.push((service.clone(), want));
     }
-    wait_services(&aws, &args.cluster, &expectations, &args.options, out)
-        .await
-        .map(|_| ())
+    let waited = wait_services(&aws, &args.cluster, &expectations, &args.options).await?;
+    out.result(&waited.report)?;
+    waited.into_result().map(|_| ())
 }
 
 #[cfg(test)]

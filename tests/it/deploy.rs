@@ -73,8 +73,19 @@ async fn deploy_updates_the_service_to_the_new_revision_and_reports_stable() {
     .stderr_has("updated service `web` to ")
     .stderr_has("waiting up to 15m");
     let report = run.json();
-    assert_eq!(report["services"][0]["verdict"], "stable");
-    let new = report["services"][0]["task_definition"]
+    assert_eq!(report["wait"]["services"][0]["verdict"], "stable");
+    assert_eq!(
+        report["task_definition"]["arn"],
+        report["wait"]["services"][0]["task_definition"]
+    );
+    assert_eq!(report["task_definition"]["reused"], false);
+    assert!(
+        report["previous"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{family}:1"))
+    );
+    let new = report["wait"]["services"][0]["task_definition"]
         .as_str()
         .unwrap()
         .to_owned();
