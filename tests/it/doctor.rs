@@ -163,3 +163,35 @@ async fn names_the_revision_a_service_runs_and_fails_on_a_missing_one() {
         "service  FAIL  service `nope` not found in cluster `{cluster}`"
     ));
 }
+
+#[test]
+fn every_way_of_naming_the_endpoint_works() {
+    if !require_moto() {
+        return;
+    }
+    // The flag, and the SDK's per-service variable, each without the global AWS_ENDPOINT_URL.
+    let variants: [(&[&str], Option<(&str, String)>); 2] = [
+        (&["--endpoint-url", &moto_url()], None),
+        (&[], Some(("AWS_ENDPOINT_URL_STS", moto_url()))),
+    ];
+    for (flags, env) in variants {
+        let mut cmd = ecs_ship();
+        cmd.env_remove("AWS_ENDPOINT_URL").args(flags).args([
+            "doctor",
+            "--no-docker",
+            "--max-attempts",
+            "1",
+        ]);
+        if let Some((k, v)) = &env {
+            cmd.env(k, v);
+        }
+        run(&mut cmd)
+            .expect_code(0)
+            .stdout_has("aws      ok    account 123456789012");
+    }
+    let mut cmd = ecs_ship();
+    cmd.args(["--endpoint-url", "127.0.0.1:15001", "doctor", "--no-docker"]);
+    run(&mut cmd)
+        .expect_code(3)
+        .stdout_has("invalid --endpoint-url `127.0.0.1:15001`: expected http://host:port");
+}

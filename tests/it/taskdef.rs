@@ -517,3 +517,38 @@ async fn diff_compares_files_and_revisions_ignoring_read_only_fields() {
     .json();
     assert_eq!(same["identical"], true);
 }
+
+#[test]
+fn render_from_a_file_works_offline() {
+    let mut cmd = ecs_ship();
+    cmd.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env_remove("AWS_REGION")
+        .args([
+            "taskdef",
+            "render",
+            "--file",
+            &fixture("fargate-api-describe.json"),
+            "--image",
+            "api=127.0.0.1:15000/api:v2",
+            "--log-region",
+            "ap-northeast-1",
+        ]);
+    let run = run(&mut cmd).expect_code(0);
+    let td: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        td["containerDefinitions"][0]["logConfiguration"]["options"]["awslogs-region"],
+        "ap-northeast-1"
+    );
+
+    // Without any region, the awslogs region is the one thing it cannot make up.
+    let mut cmd = ecs_ship();
+    cmd.env_remove("AWS_REGION").args([
+        "taskdef",
+        "render",
+        "--file",
+        &fixture("fargate-api-describe.json"),
+    ]);
+    crate::harness::run(&mut cmd)
+        .expect_code(2)
+        .stderr_has("no region for `awslogs-region` of container `api`");
+}
