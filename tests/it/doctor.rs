@@ -170,8 +170,10 @@ fn every_way_of_naming_the_endpoint_works() {
         return;
     }
     // The flag, and the SDK's per-service variable, each without the global AWS_ENDPOINT_URL.
-    let variants: [(&[&str], Option<(&str, String)>); 2] = [
-        (&["--endpoint-url", &moto_url()], None),
+    type Variant<'a> = (&'a [&'a str], Option<(&'a str, String)>);
+    let url = moto_url();
+    let variants: [Variant; 2] = [
+        (&["--endpoint-url", &url], None),
         (&[], Some(("AWS_ENDPOINT_URL_STS", moto_url()))),
     ];
     for (flags, env) in variants {
