@@ -1,3 +1,6 @@
+//! Table tests of the stability verdict and of what is printed while waiting; the helpers here
+//! (`dep`, `svc`, `expect`) also build the scripted sequences of `wait::tests`.
+
 use super::*;
 
 pub(crate) const OLD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:11";
