@@ -77,27 +77,36 @@ pub struct DescribedTaskDef {
     pub document: TaskDef,
 }
 
-/// Reads `ident` (family, family:revision or ARN) with its tags.
+/// Reads `ident` (family, family:revision or ARN) with its tags; a missing one is an error.
 pub async fn describe_task_definition(aws: &Aws, ident: &str) -> Result<DescribedTaskDef> {
-    let out = aws
+    find_task_definition(aws, ident).await?.ok_or_else(|| {
+        Error::remote(format!(
+            "task definition `{ident}` not found in {}",
+            aws.region()
+        ))
+    })
+}
+
+/// Reads `ident` with its tags; `None` when ECS has no such family or revision.
+pub async fn find_task_definition(aws: &Aws, ident: &str) -> Result<Option<DescribedTaskDef>> {
+    let sent = aws
         .ecs()
         .describe_task_definition()
         .task_definition(ident)
         .include(TaskDefinitionField::Tags)
         .send()
-        .await
-        .map_err(|e| {
-            // ECS answers a missing family or revision with a ClientException.
-            if e.code() == Some("ClientException") {
-                let detail = e.message().unwrap_or("not found").to_owned();
-                Error::remote(format!(
-                    "task definition `{ident}` not found in {}: {detail}",
-                    aws.region()
-                ))
-            } else {
-                remote(format!("failed to describe task definition `{ident}`"), e)
-            }
-        })?;
+        .await;
+    let out = match sent {
+        Ok(out) => out,
+        // ECS answers a missing family or revision with a ClientException.
+        Err(e) if e.code() == Some("ClientException") => return Ok(None),
+        Err(e) => {
+            return Err(remote(
+                format!("failed to describe task definition `{ident}`"),
+                e,
+            ));
+        }
+    };
     let arn = out
         .task_definition()
         .and_then(|t| t.task_definition_arn())
@@ -109,7 +118,7 @@ pub async fn describe_task_definition(aws: &Aws, ident: &str) -> Result<Describe
             e,
         )
     })?;
-    Ok(DescribedTaskDef { arn, document })
+    Ok(Some(DescribedTaskDef { arn, document }))
 }
 
 #[derive(Debug, Clone, Serialize)]

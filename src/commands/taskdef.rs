@@ -435,16 +435,13 @@ async fn identical_revision(aws: &Aws, prepared: &Prepared) -> Result<Option<Str
         .get("family")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    match aws::ecs::describe_task_definition(aws, family).await {
-        Ok(latest) => {
-            let mut latest_doc = latest.document;
-            taskdef::clean(&mut latest_doc);
-            Ok(taskdef::equivalent(&latest_doc, &prepared.document).then_some(latest.arn))
-        }
-        // A family that does not exist yet has no identical revision.
-        Err(Error::Remote { message, .. }) if message.contains("not found") => Ok(None),
-        Err(e) => Err(e),
-    }
+    // A family that does not exist yet has no identical revision.
+    let Some(latest) = aws::ecs::find_task_definition(aws, family).await? else {
+        return Ok(None);
+    };
+    let mut latest_doc = latest.document;
+    taskdef::clean(&mut latest_doc);
+    Ok(taskdef::equivalent(&latest_doc, &prepared.document).then_some(latest.arn))
 }
 
 async fn register(global: &GlobalArgs, args: &RegisterArgs, out: Output) -> Result<RegisterResult> {
