@@ -116,14 +116,15 @@ impl Waiter<'_> {
                             continue;
                         };
                         let (events, lines) = &mut seen[index];
-                        let new_lines = progress(s, events, lines);
+                        let new = progress(s, events, lines);
                         // The first poll shows where things stand, not the service's whole history.
-                        for line in &new_lines {
-                            if !first || !is_event(line, s) {
-                                report(&s.name, line);
-                            }
+                        if !first {
+                            new.events.iter().for_each(|line| report(&s.name, line));
                         }
-                        changed |= !new_lines.is_empty();
+                        new.deployments
+                            .iter()
+                            .for_each(|line| report(&s.name, line));
+                        changed |= !new.is_empty();
                         verdicts.push((s.name.clone(), verdict(s, want)));
                     }
                     first = false;
@@ -190,12 +191,6 @@ impl Waiter<'_> {
 
 fn grow(interval: Duration, max: Duration) -> Duration {
     interval.mul_f64(1.5).min(max)
-}
-
-fn is_event(line: &str, s: &ServiceSnapshot) -> bool {
-    s.events
-        .iter()
-        .any(|e| line.ends_with(&e.message) && line.starts_with(&e.created_at))
 }
 
 #[cfg(test)]

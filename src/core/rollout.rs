@@ -169,23 +169,41 @@ pub fn deployment_line(d: &Deployment) -> String {
     line
 }
 
-/// What to print after a poll: events not seen before (oldest first) and deployment lines that
-/// changed since the last poll. Updates `seen_events` and `last_lines`.
+/// What is new after a poll.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Events not seen before, oldest first.
+    pub events: Vec<String>,
+    /// Deployment lines that changed since the last poll.
+    pub deployments: Vec<String>,
+}
+
+impl Progress {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.deployments.is_empty()
+    }
+}
+
+/// What to print after a poll. Updates `seen_events` and `last_lines`.
 pub fn progress(
     s: &ServiceSnapshot,
     seen_events: &mut Vec<String>,
     last_lines: &mut Vec<String>,
-) -> Vec<String> {
-    let mut out = Vec::new();
+) -> Progress {
+    let mut out = Progress::default();
     for e in s.events.iter().rev() {
         if !seen_events.contains(&e.id) {
             seen_events.push(e.id.clone());
-            out.push(format!("{} {}", e.created_at, e.message));
+            out.events.push(format!("{} {}", e.created_at, e.message));
         }
     }
     let lines: Vec<String> = s.deployments.iter().map(deployment_line).collect();
     if lines != *last_lines {
-        out.extend(lines.iter().filter(|l| !last_lines.contains(l)).cloned());
+        out.deployments = lines
+            .iter()
+            .filter(|l| !last_lines.contains(l))
+            .cloned()
+            .collect();
         *last_lines = lines;
     }
     out

@@ -188,12 +188,16 @@ fn progress_prints_new_events_once_and_changed_deployment_lines() {
     let (mut seen, mut last) = (Vec::new(), Vec::new());
     assert_eq!(
         progress(&s, &mut seen, &mut last),
-        [
-            "t1 (service web) updated",
-            "t2 (service web) has started 1 tasks",
-            "PRIMARY web:12 desired 2 pending 1 running 1 IN_PROGRESS",
-            "ACTIVE web:11 desired 2 pending 0 running 2 COMPLETED",
-        ]
+        Progress {
+            events: vec![
+                "t1 (service web) updated".into(),
+                "t2 (service web) has started 1 tasks".into()
+            ],
+            deployments: vec![
+                "PRIMARY web:12 desired 2 pending 1 running 1 IN_PROGRESS".into(),
+                "ACTIVE web:11 desired 2 pending 0 running 2 COMPLETED".into(),
+            ],
+        }
     );
     assert!(
         progress(&s, &mut seen, &mut last).is_empty(),
@@ -211,10 +215,10 @@ fn progress_prints_new_events_once_and_changed_deployment_lines() {
     );
     assert_eq!(
         progress(&s, &mut seen, &mut last),
-        [
-            "t3 steady",
-            "PRIMARY web:12 desired 2 pending 0 running 2 IN_PROGRESS"
-        ]
+        Progress {
+            events: vec!["t3 steady".into()],
+            deployments: vec!["PRIMARY web:12 desired 2 pending 0 running 2 IN_PROGRESS".into()],
+        }
     );
 }
 
