@@ -18,6 +18,7 @@ pub mod exit {
     pub const ROLLOUT_FAILED: u8 = 4;
     pub const TIMED_OUT: u8 = 5;
     pub const INTERRUPTED: u8 = 130;
+    pub const TERMINATED: u8 = 143;
 }
 
 /// The exit-code table, shown under `ecs-ship --help` and kept equal to README.md by a test.
@@ -29,7 +30,8 @@ Exit codes:
   3    an AWS, Docker or registry call failed (auth, not found, network)
   4    the rollout failed (tasks failed, rolled back, or not on our revision)
   5    timed out waiting
-  130  interrupted (Ctrl-C) while waiting; the deployment is left as is";
+  130  interrupted (Ctrl-C) while waiting; the deployment is left as is
+  143  terminated (SIGTERM, a cancelled CI job) while waiting; the deployment is left as is";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -56,6 +58,9 @@ pub enum Error {
     /// Ctrl-C while waiting.
     #[error("interrupted")]
     Interrupted,
+    /// SIGTERM while waiting (a CI job cancelled).
+    #[error("terminated")]
+    Terminated,
     /// A bug or an environment we did not foresee.
     #[error("{message}")]
     Internal {
@@ -108,6 +113,7 @@ impl Error {
             Error::RolloutFailed(_) => exit::ROLLOUT_FAILED,
             Error::TimedOut(_) => exit::TIMED_OUT,
             Error::Interrupted => exit::INTERRUPTED,
+            Error::Terminated => exit::TERMINATED,
             Error::Internal { .. } => exit::INTERNAL,
         }
     }
@@ -166,6 +172,7 @@ mod tests {
             (Error::RolloutFailed("x".into()), 4),
             (Error::TimedOut("x".into()), 5),
             (Error::Interrupted, 130),
+            (Error::Terminated, 143),
             (Error::internal_with("x", Cause("y".into())), 1),
         ];
         for (err, code) in cases {

@@ -1,7 +1,7 @@
 //! The state file (`.ecs-ship/state.json` by default): what `build` made and `push` pushed, so a
 //! later step - another buildspec phase, another Actions step - needs no flags repeated.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,10 @@ pub struct Built {
     /// RFC 3339, the one timestamp of the run.
     pub created: String,
     pub revision: Option<String>,
+    /// What the build saw (context files and build options), so a re-run of `release` can tell
+    /// whether this image is still the one to ship.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +66,59 @@ impl State {
         })
     }
 
+    /// Fails now, naming the path, when the state could not be saved there later: a directory in
+    /// its place, a parent that cannot be created, no permission to write.
+    pub fn check_writable(path: &Path) -> Result<()> {
+        if path.is_dir() {
+            return Err(Error::input(format!(
+                "state file `{}` is a directory: pass --state with a file path",
+                path.display()
+            )));
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::input_with(
+                format!("cannot create `{}` for the state file", dir.display()),
+                e,
+            )
+        })?;
+        tempfile::Builder::new()
+            .prefix(".ecs-ship-check-")
+            .tempfile_in(dir)
+            .map(drop)
+            .map_err(|e| {
+                Error::input_with(
+                    format!(
+                        "cannot write the state file `{}` (no permission in `{}`?)",
+                        path.display(),
+                        dir.display()
+                    ),
+                    e,
+                )
+            })
+    }
+
+    /// Reads, changes and saves the state under an exclusive lock (`<path>.lock`), so two jobs
+    /// sharing one state file never lose each other's write half-way.
+    pub fn update(path: &Path, change: impl FnOnce(&mut State)) -> Result<()> {
+        Self::check_writable(path)?;
+        let lock_path = path.with_extension("lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::input_with(format!("cannot open `{}`", lock_path.display()), e))?;
+        lock.lock()
+            .map_err(|e| Error::input_with(format!("cannot lock `{}`", lock_path.display()), e))?;
+        let mut state = State::load(path).unwrap_or_default();
+        change(&mut state);
+        state.save(path)
+    }
+
     pub fn save(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -74,14 +131,6 @@ impl State {
         let text = serde_json::to_string_pretty(self).expect("state always serializes") + "\n";
         write_atomic(path, text.as_bytes())
     }
-}
-
-/// `--state PATH`, shared by build, push and imagedefs.
-#[derive(Debug, Clone, clap::Args)]
-pub struct StateArgs {
-    /// Where build records its image and push its digest, for later steps.
-    #[arg(long = "state", env = "ECS_SHIP_STATE", value_name = "PATH", default_value = DEFAULT_PATH)]
-    pub path: PathBuf,
 }
 
 #[cfg(test)]
@@ -100,6 +149,7 @@ mod tests {
                 tags: vec!["t".into()],
                 created: "c".into(),
                 revision: None,
+                fingerprint: None,
             }),
             push: None,
         };

@@ -5,6 +5,7 @@
 //! tokio time, and `commands` drive it with DescribeServices. Decisions are `core::rollout`'s.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -27,8 +28,9 @@ const QUIET: Duration = Duration::from_secs(30);
 
 impl Default for Interval {
     fn default() -> Self {
+        // Every second while the rollout changes: a finished rollout is seen within a second.
         Interval::Growing {
-            min: Duration::from_secs(2),
+            min: Duration::from_secs(1),
             max: Duration::from_secs(15),
         }
     }
@@ -39,6 +41,9 @@ impl Default for Interval {
 pub enum PollError {
     /// Throttled even after the SDK's own retries: wait longer and try again.
     Throttled(String),
+    /// A server error, a reset connection, a call that timed out - even after the SDK's own
+    /// retries: the rollout goes on regardless, so keep polling until the deadline.
+    Transient(String),
     Fatal(Error),
 }
 
@@ -57,17 +62,23 @@ pub enum Outcome {
     TimedOut {
         waiting_for: Vec<(String, String)>,
         services: Vec<ServiceSnapshot>,
+        /// When the last polls failed: why (the endpoint stopped answering, say).
+        last_error: Option<String>,
     },
     Interrupted {
         services: Vec<ServiceSnapshot>,
     },
 }
 
+#[derive(Default)]
 pub struct Waiter<'a> {
     /// Service name -> what is expected of it.
     pub expectations: &'a [(String, Expectation)],
+    /// A hard deadline: it also cuts a poll in flight.
     pub timeout: Duration,
     pub interval: Interval,
+    /// Polls that failed transiently (or were throttled) and were tried again.
+    pub retried: AtomicU32,
 }
 
 impl Waiter<'_> {
@@ -101,13 +112,22 @@ impl Waiter<'_> {
         let mut first = true;
         let mut last_change = Instant::now();
         let mut last: Vec<ServiceSnapshot> = Vec::new();
+        let mut waiting: Vec<(String, String)> = Vec::new();
+        let mut last_error: Option<String> = None;
         loop {
+            // Biased: an answer that is ready wins over a deadline that is due at the same instant.
             let polled = tokio::select! {
+                biased;
                 r = poll() => r,
+                () = tokio::time::sleep_until(deadline) => {
+                    let cut = format!("no answer within the timeout{}", last_error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default());
+                    return Ok(Outcome::TimedOut { waiting_for: waiting, services: last, last_error: Some(cut) });
+                }
                 () = &mut interrupt => return Ok(Outcome::Interrupted { services: last }),
             };
             match polled {
                 Ok(snapshots) => {
+                    last_error = None;
                     let mut changed = false;
                     let mut verdicts = Vec::new();
                     for s in &snapshots {
@@ -154,31 +174,42 @@ impl Waiter<'_> {
                     } else {
                         grow(interval, max)
                     };
+                    waiting = verdicts
+                        .into_iter()
+                        .filter_map(|(n, v)| match v {
+                            Verdict::InProgress(why) => Some((n, why)),
+                            _ => None,
+                        })
+                        .collect();
                     if Instant::now() >= deadline {
-                        let waiting_for = verdicts
-                            .into_iter()
-                            .filter_map(|(n, v)| match v {
-                                Verdict::InProgress(why) => Some((n, why)),
-                                _ => None,
-                            })
-                            .collect();
                         return Ok(Outcome::TimedOut {
-                            waiting_for,
+                            waiting_for: waiting,
                             services: last,
+                            last_error: None,
                         });
                     }
                 }
                 Err(PollError::Throttled(why)) => {
+                    self.retried.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!("throttled while polling ({why}): polling less often");
                     interval = grow(grow(interval, max), max);
-                    if Instant::now() >= deadline {
-                        return Ok(Outcome::TimedOut {
-                            waiting_for: Vec::new(),
-                            services: last,
-                        });
-                    }
+                    last_error = Some(format!("throttled: {why}"));
+                }
+                Err(PollError::Transient(why)) => {
+                    let n = self.retried.fetch_add(1, Ordering::Relaxed) + 1;
+                    tracing::warn!(
+                        "polling failed ({why}); the rollout goes on, polling again (failure {n})"
+                    );
+                    last_error = Some(why);
                 }
                 Err(PollError::Fatal(e)) => return Err(e),
+            }
+            if Instant::now() >= deadline {
+                return Ok(Outcome::TimedOut {
+                    waiting_for: waiting,
+                    services: last,
+                    last_error,
+                });
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             tokio::select! {

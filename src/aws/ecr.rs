@@ -7,6 +7,7 @@ use aws_sdk_ecr::types::{ImageIdentifier, ImageScanningConfiguration, ImageTagMu
 use super::{Aws, remote};
 use crate::core::image_ref::EcrRepository;
 use crate::core::registry_auth::{Credentials, decode_basic_token, manifest_digest};
+use crate::core::status::{RepositoryImage, newest_images};
 use crate::error::{Error, Result};
 use crate::registry::MANIFEST_TYPES;
 
@@ -45,8 +46,53 @@ pub async fn digest_of_tag(aws: &Aws, repo: &EcrRepository, tag: &str) -> Result
         .ok_or_else(|| Error::remote(format!("ECR returned no digest for `{}:{tag}`", repo.name)))
 }
 
-/// Registry credentials from GetAuthorizationToken (valid 12 h). The token is never logged.
-pub async fn authorization(aws: &Aws, repo: &EcrRepository) -> Result<Credentials> {
+/// The newest `n` images of the repository, by push time.
+pub async fn recent_images(
+    aws: &Aws,
+    repo: &EcrRepository,
+    n: usize,
+) -> Result<Vec<RepositoryImage>> {
+    let out = client_for(aws, repo)
+        .describe_images()
+        .registry_id(&repo.registry_id)
+        .repository_name(&repo.name)
+        .max_results(1000)
+        .send()
+        .await
+        .map_err(|e| {
+            remote(
+                format!(
+                    "failed to list the images of ECR repository `{}`",
+                    repo.name
+                ),
+                e,
+            )
+        })?;
+    let images = out
+        .image_details()
+        .iter()
+        .map(|d| RepositoryImage {
+            tags: d.image_tags().to_vec(),
+            digest: d.image_digest().unwrap_or_default().to_owned(),
+            pushed_at: d
+                .image_pushed_at()
+                .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+        })
+        .collect();
+    Ok(newest_images(images, n))
+}
+
+/// Registry credentials from GetAuthorizationToken, and which registry ECR issued them for.
+#[derive(Debug, Clone)]
+pub struct EcrAuth {
+    pub credentials: Credentials,
+    /// `https://<account>.dkr.ecr.<region>.amazonaws.com`: the registry the token was issued for.
+    pub proxy_endpoint: String,
+}
+
+/// Registry credentials from GetAuthorizationToken (valid 12 h). The token is never logged; one
+/// that has expired (a clock far off, a cached response) is refused here, saying so.
+pub async fn authorization(aws: &Aws, repo: &EcrRepository) -> Result<EcrAuth> {
     let out = client_for(aws, repo)
         .get_authorization_token()
         .send()
@@ -60,11 +106,40 @@ pub async fn authorization(aws: &Aws, repo: &EcrRepository) -> Result<Credential
                 e,
             )
         })?;
-    out.authorization_data()
+    let data = out
+        .authorization_data()
         .first()
-        .and_then(|d| d.authorization_token())
-        .and_then(decode_basic_token)
-        .ok_or_else(|| Error::remote("ECR returned no usable authorization token"))
+        .ok_or_else(|| Error::remote("ECR returned no authorization data"))?;
+    let token = data
+        .authorization_token()
+        .ok_or_else(|| Error::remote("ECR returned no authorization token"))?;
+    crate::redact::register(token);
+    let credentials = decode_basic_token(token).ok_or_else(|| {
+        Error::remote("ECR returned an authorization token that is not AWS:<password> in base64")
+    })?;
+    crate::redact::register(&credentials.password);
+    let proxy_endpoint = data.proxy_endpoint().unwrap_or_default().to_owned();
+    let account = proxy_endpoint
+        .trim_start_matches("https://")
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(expires) = data.expires_at()
+        && expires.secs() <= chrono::Utc::now().timestamp()
+    {
+        let at = expires
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap_or_default();
+        return Err(Error::remote(format!(
+            "the ECR authorization token for account {account} expired at {at}: check this machine's clock, or the endpoint that answered ({})",
+            aws.endpoint.as_deref().unwrap_or("AWS")
+        )));
+    }
+    Ok(EcrAuth {
+        credentials,
+        proxy_endpoint,
+    })
 }
 
 /// Creates the repository if it does not exist; returns whether it created it.

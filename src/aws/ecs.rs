@@ -2,10 +2,12 @@
 
 use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
-use aws_sdk_ecs::types::TaskDefinitionField;
+use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionField};
 use serde::Serialize;
 
+use super::raw::{MergeCarried, RawBody};
 use super::{Aws, remote};
+use crate::core::carry::{self, Carried};
 use crate::core::rollout::{
     Deployment, ServiceEvent, ServiceSnapshot, StoppedContainer, StoppedTask,
 };
@@ -23,7 +25,147 @@ pub struct ServiceInfo {
     pub task_definition: String,
     pub desired_count: i32,
     pub running_count: i32,
+    pub pending_count: i32,
     pub deployment_controller: String,
+    pub launch_type: Option<String>,
+    /// The target groups the service registers its tasks in.
+    pub target_groups: Vec<String>,
+}
+
+fn info_of(cluster: &str, requested: &str, s: &aws_sdk_ecs::types::Service) -> ServiceInfo {
+    ServiceInfo {
+        cluster: cluster.to_owned(),
+        service: s.service_name().unwrap_or(requested).to_owned(),
+        arn: s.service_arn().unwrap_or_default().to_owned(),
+        status: s.status().unwrap_or_default().to_owned(),
+        task_definition: s.task_definition().unwrap_or_default().to_owned(),
+        desired_count: s.desired_count(),
+        running_count: s.running_count(),
+        pending_count: s.pending_count(),
+        deployment_controller: s
+            .deployment_controller()
+            .map_or("ECS", |d| d.r#type().as_str())
+            .to_owned(),
+        launch_type: s.launch_type().map(|l| l.as_str().to_owned()),
+        target_groups: s
+            .load_balancers()
+            .iter()
+            .filter_map(|lb| lb.target_group_arn().map(str::to_owned))
+            .collect(),
+    }
+}
+
+/// Each service with what `status` shows of it: its facts and its deployments and events, in
+/// batches of 10 (DescribeServices' limit). A missing service is an error naming it.
+pub async fn describe_services(
+    aws: &Aws,
+    cluster: &str,
+    services: &[String],
+) -> Result<Vec<(ServiceInfo, ServiceSnapshot)>> {
+    let client = aws.ecs();
+    let mut out = Vec::new();
+    for batch in services.chunks(10) {
+        let described = client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| describe_error(aws, cluster, batch.join(", ").as_str(), e))?;
+        if let Some(f) = described.failures().first() {
+            let name = f.arn().map_or("", |a| a.rsplit('/').next().unwrap_or(a));
+            return Err(Error::remote(format!(
+                "service `{name}` not found in cluster `{cluster}` ({}) in {}",
+                f.reason().unwrap_or("MISSING"),
+                aws.region()
+            )));
+        }
+        for s in described.services() {
+            let name = s.service_name().unwrap_or_default();
+            out.push((info_of(cluster, name, s), snapshot(s)));
+        }
+    }
+    Ok(out)
+}
+
+fn describe_error(
+    aws: &Aws,
+    cluster: &str,
+    service: &str,
+    e: aws_sdk_ecs::error::SdkError<
+        aws_sdk_ecs::operation::describe_services::DescribeServicesError,
+    >,
+) -> Error {
+    if e.as_service_error()
+        .is_some_and(|s| s.is_cluster_not_found_exception())
+    {
+        Error::remote(format!("cluster `{cluster}` not found in {}", aws.region()))
+    } else {
+        remote(
+            format!("failed to describe service `{service}` in cluster `{cluster}`"),
+            e,
+        )
+    }
+}
+
+/// The ARNs of the service's tasks with that desired status (the first page: up to 100).
+async fn service_task_arns(
+    aws: &Aws,
+    cluster: &str,
+    service: &str,
+    status: DesiredStatus,
+) -> Result<Vec<String>> {
+    let what = status.as_str().to_lowercase();
+    Ok(aws
+        .ecs()
+        .list_tasks()
+        .cluster(cluster)
+        .service_name(service)
+        .desired_status(status)
+        .send()
+        .await
+        .map_err(|e| {
+            remote(
+                format!("failed to list the {what} tasks of service `{service}`"),
+                e,
+            )
+        })?
+        .task_arns()
+        .to_vec())
+}
+
+/// The image digest each container of the service's running tasks reports, by container name.
+pub async fn running_digests(
+    aws: &Aws,
+    cluster: &str,
+    service: &str,
+) -> Result<Vec<(String, String)>> {
+    let client = aws.ecs();
+    let arns = service_task_arns(aws, cluster, service, DesiredStatus::Running).await?;
+    if arns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = client
+        .describe_tasks()
+        .cluster(cluster)
+        .set_tasks(Some(arns.into_iter().take(100).collect()))
+        .send()
+        .await
+        .map_err(|e| {
+            remote(
+                format!("failed to describe the tasks of service `{service}`"),
+                e,
+            )
+        })?;
+    let mut digests: Vec<(String, String)> = Vec::new();
+    for c in out.tasks().iter().flat_map(|t| t.containers()) {
+        if let (Some(name), Some(digest)) = (c.name(), c.image_digest())
+            && !digests.iter().any(|(n, _)| n == name)
+        {
+            digests.push((name.to_owned(), digest.to_owned()));
+        }
+    }
+    Ok(digests)
 }
 
 pub async fn describe_service(aws: &Aws, cluster: &str, service: &str) -> Result<ServiceInfo> {
@@ -34,16 +176,7 @@ pub async fn describe_service(aws: &Aws, cluster: &str, service: &str) -> Result
         .services(service)
         .send()
         .await
-        .map_err(|e| {
-            if e.code() == Some("ClusterNotFoundException") {
-                Error::remote(format!("cluster `{cluster}` not found in {}", aws.region()))
-            } else {
-                remote(
-                    format!("failed to describe service `{service}` in cluster `{cluster}`"),
-                    e,
-                )
-            }
-        })?;
+        .map_err(|e| describe_error(aws, cluster, service, e))?;
     let Some(s) = out.services().first() else {
         let reason = out
             .failures()
@@ -55,19 +188,7 @@ pub async fn describe_service(aws: &Aws, cluster: &str, service: &str) -> Result
             aws.region()
         )));
     };
-    Ok(ServiceInfo {
-        cluster: cluster.to_owned(),
-        service: s.service_name().unwrap_or(service).to_owned(),
-        arn: s.service_arn().unwrap_or_default().to_owned(),
-        status: s.status().unwrap_or_default().to_owned(),
-        task_definition: s.task_definition().unwrap_or_default().to_owned(),
-        desired_count: s.desired_count(),
-        running_count: s.running_count(),
-        deployment_controller: s
-            .deployment_controller()
-            .map_or("ECS", |d| d.r#type().as_str())
-            .to_owned(),
-    })
+    Ok(info_of(cluster, service, s))
 }
 
 /// A task definition read from ECS: its ARN and the document as describe-task-definition
@@ -88,12 +209,17 @@ pub async fn describe_task_definition(aws: &Aws, ident: &str) -> Result<Describe
 }
 
 /// Reads `ident` with its tags; `None` when ECS has no such family or revision.
+///
+/// The document is read from the raw response, so fields newer than this SDK's model are kept.
 pub async fn find_task_definition(aws: &Aws, ident: &str) -> Result<Option<DescribedTaskDef>> {
+    let raw = RawBody::default();
     let sent = aws
         .ecs()
         .describe_task_definition()
         .task_definition(ident)
         .include(TaskDefinitionField::Tags)
+        .customize()
+        .interceptor(raw.clone())
         .send()
         .await;
     let out = match sent {
@@ -112,7 +238,11 @@ pub async fn find_task_definition(aws: &Aws, ident: &str) -> Result<Option<Descr
         .and_then(|t| t.task_definition_arn())
         .unwrap_or(ident)
         .to_owned();
-    let document = taskdef::from_describe_output(&out).map_err(|e| {
+    let document = match raw.take() {
+        Some(bytes) => taskdef::parse(&String::from_utf8_lossy(&bytes)),
+        None => taskdef::from_describe_output(&out),
+    }
+    .map_err(|e| {
         Error::internal_with(
             format!("failed to read task definition `{ident}` as returned by ECS"),
             e,
@@ -136,6 +266,7 @@ pub struct Registered {
 pub async fn register_task_definition(
     aws: &Aws,
     input: RegisterTaskDefinitionInput,
+    carried: &[Carried],
 ) -> Result<Registered> {
     let family = input.family.clone().unwrap_or_default();
     let expected = taskdef::to_json(&input);
@@ -172,22 +303,69 @@ pub async fn register_task_definition(
             source: None,
         });
     }
-    let out = request.send().await.map_err(|e| {
-        remote(
-            format!("failed to register task definition for family `{family}`"),
-            e,
-        )
-    })?;
+    let raw = RawBody::default();
+    let out = request
+        .customize()
+        .interceptor(MergeCarried(carried.to_vec()))
+        .interceptor(raw.clone())
+        .send()
+        .await
+        .map_err(|e| {
+            remote(
+                format!("failed to register task definition for family `{family}`"),
+                e,
+            )
+        })?;
     let td = out.task_definition().ok_or_else(|| {
         Error::remote(format!(
             "ECS registered family `{family}` but returned no task definition"
         ))
     })?;
-    Ok(Registered {
+    let registered = Registered {
         arn: td.task_definition_arn().unwrap_or_default().to_owned(),
         family: td.family().unwrap_or(&family).to_owned(),
         revision: td.revision(),
-    })
+    };
+    if carried.is_empty() {
+        return Ok(registered);
+    }
+    // Proof by read-back: every carried field must come back as it was sent.
+    let returned = raw
+        .take()
+        .and_then(|b| taskdef::parse(&String::from_utf8_lossy(&b)).ok())
+        .map(serde_json::Value::Object)
+        .unwrap_or_default();
+    let lost = carry::not_kept(&returned, carried);
+    if lost.is_empty() {
+        return Ok(registered);
+    }
+    let paths: Vec<String> = lost.iter().map(|c| format!("`{}`", c.path)).collect();
+    let undone = match deregister_task_definition(aws, &registered.arn).await {
+        Ok(()) => format!(
+            "the revision {} it registered without it was deregistered",
+            registered.arn
+        ),
+        Err(e) => format!(
+            "deregistering the revision {} it registered without it failed too ({}): deregister it by hand",
+            registered.arn,
+            e.chain()
+        ),
+    };
+    Err(Error::input(format!(
+        "ECS did not keep {}: misspelt, or not valid for this task definition; {undone}",
+        paths.join(", ")
+    )))
+}
+
+/// DeregisterTaskDefinition (the revision stays describable as INACTIVE).
+pub async fn deregister_task_definition(aws: &Aws, arn: &str) -> Result<()> {
+    aws.ecs()
+        .deregister_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .map_err(|e| remote(format!("failed to deregister {arn}"), e))?;
+    Ok(())
 }
 
 /// DescribeServices for up to any number of services, 10 per call; a service listed under
@@ -206,21 +384,7 @@ pub async fn poll_services(
             .set_services(Some(batch.to_vec()))
             .send()
             .await
-            .map_err(|e| {
-                if matches!(
-                    e.code(),
-                    Some(
-                        "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException"
-                    )
-                ) {
-                    PollError::Throttled(e.message().unwrap_or("rate exceeded").to_owned())
-                } else {
-                    PollError::Fatal(remote(
-                        format!("failed to describe services in cluster `{cluster}`"),
-                        e,
-                    ))
-                }
-            })?;
+            .map_err(|e| poll_error(cluster, e))?;
         for s in out.services() {
             snapshots.push(snapshot(s));
         }
@@ -242,6 +406,46 @@ pub async fn poll_services(
         }
     }
     Ok(snapshots)
+}
+
+/// Sorts a failed poll: throttled, transient (the SDK's retries used up on a server error, a reset
+/// connection or a call that timed out: the rollout goes on regardless), or fatal (access denied, a
+/// missing cluster).
+fn poll_error(
+    cluster: &str,
+    e: aws_sdk_ecs::error::SdkError<
+        aws_sdk_ecs::operation::describe_services::DescribeServicesError,
+    >,
+) -> PollError {
+    use aws_sdk_ecs::error::SdkError;
+    let what = || format!("failed to describe services in cluster `{cluster}`");
+    match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            PollError::Transient(
+                remote(what(), e)
+                    .chain()
+                    .to_string()
+                    .replace("\n  caused by: ", ": "),
+            )
+        }
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            if matches!(
+                e.code(),
+                Some("ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException")
+            ) {
+                PollError::Throttled(e.message().unwrap_or("rate exceeded").to_owned())
+            } else if status >= 500 {
+                PollError::Transient(format!(
+                    "HTTP {status} {}",
+                    e.code().unwrap_or("server error")
+                ))
+            } else {
+                PollError::Fatal(remote(what(), e))
+            }
+        }
+        _ => PollError::Fatal(remote(what(), e)),
+    }
 }
 
 fn snapshot(s: &aws_sdk_ecs::types::Service) -> ServiceSnapshot {
@@ -314,21 +518,7 @@ pub async fn stopped_tasks(
     limit: usize,
 ) -> Result<Vec<StoppedTask>> {
     let client = aws.ecs();
-    let arns = client
-        .list_tasks()
-        .cluster(cluster)
-        .service_name(service)
-        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-        .send()
-        .await
-        .map_err(|e| {
-            remote(
-                format!("failed to list stopped tasks of service `{service}`"),
-                e,
-            )
-        })?
-        .task_arns()
-        .to_vec();
+    let arns = service_task_arns(aws, cluster, service, DesiredStatus::Stopped).await?;
     if arns.is_empty() {
         return Ok(Vec::new());
     }

@@ -3,16 +3,44 @@
 
 pub mod ecr;
 pub mod ecs;
+pub mod elb;
 pub mod logs;
+pub mod raw;
 pub mod sts;
 
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-use crate::cli::GlobalArgs;
 use crate::error::{Cause, Error, Result};
+
+/// How to reach AWS: what the global flags say, in this layer's own terms.
+#[derive(Debug, Clone)]
+pub struct AwsOptions {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub max_attempts: u32,
+    /// How long a TCP (and TLS) connection may take.
+    pub connect_timeout: Duration,
+    /// How long one attempt of a call may take, answer included; retries get their own.
+    pub attempt_timeout: Duration,
+}
+
+impl Default for AwsOptions {
+    fn default() -> Self {
+        AwsOptions {
+            region: None,
+            profile: None,
+            endpoint_url: None,
+            max_attempts: 5,
+            connect_timeout: Duration::from_secs(3),
+            attempt_timeout: Duration::from_secs(30),
+        }
+    }
+}
 
 /// Everything AWS calls need, built once.
 #[derive(Clone, Debug)]
@@ -20,24 +48,34 @@ pub struct Aws {
     pub config: SdkConfig,
     /// Where calls go when not to AWS itself: the flag, else AWS_ENDPOINT_URL (for reporting).
     pub endpoint: Option<String>,
+    ecs: std::sync::OnceLock<aws_sdk_ecs::Client>,
 }
 
 impl Aws {
-    /// Loads the region chain, profile, endpoint and retry settings from the global flags.
-    pub async fn load(global: &GlobalArgs) -> Result<Self> {
+    /// Loads the region chain, profile, endpoint and retry settings.
+    pub async fn load(options: &AwsOptions) -> Result<Self> {
         // Pinned, so a dependency bump cannot silently change retry or timeout defaults.
-        let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12()).retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(global.max_attempts)
-                .with_max_backoff(Duration::from_secs(20)),
-        );
-        if let Some(region) = &global.region {
+        // Without these an endpoint that accepts the connection and never answers (a stalled
+        // proxy, a black-holed VPC endpoint) holds a call - and the pipeline - for minutes.
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.attempt_timeout)
+            .operation_attempt_timeout(options.attempt_timeout)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12())
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(options.max_attempts.max(1))
+                    .with_max_backoff(Duration::from_secs(20)),
+            )
+            .timeout_config(timeouts);
+        if let Some(region) = &options.region {
             loader = loader.region(Region::new(region.clone()));
         }
-        if let Some(profile) = &global.profile {
+        if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
         }
-        if let Some(url) = &global.endpoint_url {
+        if let Some(url) = &options.endpoint_url {
             check_endpoint(url)?;
             loader = loader.endpoint_url(url);
         }
@@ -48,15 +86,22 @@ impl Aws {
             ));
         }
         let endpoint = config.endpoint_url().map(str::to_owned);
-        Ok(Aws { config, endpoint })
+        Ok(Aws {
+            config,
+            endpoint,
+            ecs: std::sync::OnceLock::new(),
+        })
     }
 
     pub fn region(&self) -> &str {
         self.config.region().map(Region::as_ref).unwrap_or_default()
     }
 
+    /// The ECS client, made once: its connections are reused from call to call.
     pub fn ecs(&self) -> aws_sdk_ecs::Client {
-        aws_sdk_ecs::Client::new(&self.config)
+        self.ecs
+            .get_or_init(|| aws_sdk_ecs::Client::new(&self.config))
+            .clone()
     }
 
     pub fn ecr(&self) -> aws_sdk_ecr::Client {
@@ -65,6 +110,10 @@ impl Aws {
 
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
         aws_sdk_cloudwatchlogs::Client::new(&self.config)
+    }
+
+    pub fn elb(&self) -> aws_sdk_elasticloadbalancingv2::Client {
+        aws_sdk_elasticloadbalancingv2::Client::new(&self.config)
     }
 
     pub fn sts(&self) -> aws_sdk_sts::Client {

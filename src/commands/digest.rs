@@ -6,13 +6,10 @@ use std::fmt;
 use clap::Args;
 use serde::Serialize;
 
-use super::push::credentials_for;
-use crate::aws;
-use crate::cli::GlobalArgs;
 use crate::core::image_ref::ImageRef;
 use crate::error::{Error, Result};
+use crate::flow::{self, Session};
 use crate::output::Output;
-use crate::registry;
 
 #[derive(Debug, Args)]
 pub struct DigestArgs {
@@ -33,30 +30,14 @@ impl fmt::Display for DigestResult {
     }
 }
 
-pub async fn run(global: &GlobalArgs, args: &DigestArgs, out: Output) -> Result<()> {
-    let image = ImageRef::parse(&args.image).map_err(|e| Error::input(e.to_string()))?;
-    let reference = image
-        .digest
-        .clone()
-        .or_else(|| image.tag.clone())
-        .unwrap_or_else(|| "latest".to_owned());
-    let mut aws = None;
-    let digest = match image.ecr() {
-        Some(repo) if image.digest.is_none() => {
-            aws = Some(aws::Aws::load(global).await?);
-            aws::ecr::verified_digest(aws.as_ref().expect("loaded"), &repo, &reference).await?
-        }
-        _ => {
-            let (creds, _) = credentials_for(global, &image, &mut aws).await?;
-            registry::fetch_manifest(&image, &reference, creds.as_ref())
-                .await?
-                .digest
-        }
-    };
-    let pinned = image.pinned(&digest).to_string();
+pub async fn run(session: &Session, args: &DigestArgs, out: Output) -> Result<()> {
+    let image = ImageRef::parse(&args.image).map_err(|e| Error::input_with(e.to_string(), e))?;
+    let digest = flow::image::verified_digest(session, &image).await?;
     out.result(&DigestResult {
         image: args.image.clone(),
+        pinned: image.pinned(&digest).to_string(),
         digest,
-        pinned,
     })
 }
+
+impl crate::output::Report for DigestResult {}

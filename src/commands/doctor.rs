@@ -8,10 +8,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::aws::{self, Aws};
-use crate::cli::GlobalArgs;
 use crate::core::rollout::short_arn;
 use crate::docker;
 use crate::error::{Error, Result};
+use crate::flow::Session;
 use crate::output::Output;
 
 #[derive(Debug, Args)]
@@ -21,12 +21,13 @@ pub struct DoctorArgs {
         long,
         env = "ECS_SHIP_CLUSTER",
         requires = "service",
-        conflicts_with = "no_aws"
+        conflicts_with = "no_aws",
+        value_parser = crate::cli::shared::non_empty
     )]
     pub cluster: Option<String>,
 
     /// The service to check (with --cluster): does it exist, which revision does it run.
-    #[arg(long, env = "ECS_SHIP_SERVICE", requires = "cluster")]
+    #[arg(long, env = "ECS_SHIP_SERVICE", requires = "cluster", value_parser = crate::cli::shared::non_empty)]
     pub service: Option<String>,
 
     /// Skip the Docker engine check (a deploy-only step).
@@ -91,10 +92,10 @@ fn failed(err: &Error) -> Check {
     }
 }
 
-async fn check_docker(global: &GlobalArgs) -> Check {
+async fn check_docker(session: &Session) -> Check {
     let result = async {
         let engine =
-            docker::connect(global.docker_host.as_deref(), Duration::from_secs(10)).await?;
+            docker::connect(session.docker_host.as_deref(), Duration::from_secs(10)).await?;
         engine.info().await
     }
     .await;
@@ -111,8 +112,8 @@ async fn check_docker(global: &GlobalArgs) -> Check {
     }
 }
 
-async fn check_aws(global: &GlobalArgs) -> (Check, Option<Aws>) {
-    let aws = match Aws::load(global).await {
+async fn check_aws(session: &Session) -> (Check, Option<Aws>) {
+    let aws = match session.probe_aws().await {
         Ok(aws) => aws,
         Err(e) => return (failed(&e), None),
     };
@@ -177,13 +178,13 @@ async fn check_service(aws: Option<&Aws>, cluster: &str, service: &str) -> Check
     }
 }
 
-pub async fn run(global: &GlobalArgs, args: &DoctorArgs, out: Output) -> Result<()> {
-    let docker = async { (!args.no_docker).then_some(check_docker(global).await) };
+pub async fn run(session: &Session, args: &DoctorArgs, out: Output) -> Result<()> {
+    let docker = async { (!args.no_docker).then_some(check_docker(session).await) };
     let aws = async {
         if args.no_aws {
             return (None, None);
         }
-        let (check, aws) = check_aws(global).await;
+        let (check, aws) = check_aws(session).await;
         let service = match (&args.cluster, &args.service) {
             (Some(c), Some(s)) => Some(check_service(aws.as_ref(), c, s).await),
             _ => None,
@@ -215,3 +216,5 @@ pub async fn run(global: &GlobalArgs, args: &DoctorArgs, out: Output) -> Result<
         )))
     }
 }
+
+impl crate::output::Report for Report {}

@@ -1,19 +1,17 @@
 //! `ecs-ship imagedefs`: CodePipeline's imagedefinitions.json (and imageDetail.json), written
 //! atomically, by default from the pushed, digest-pinned image in the state file.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use clap::Args;
-use serde::Serialize;
-use tracing::info;
 
+use crate::cli::shared::StateArgs;
 use crate::core::image_ref::ImageRef;
-use crate::core::imagedefs::{parse_container, render_image_detail, render_imagedefinitions};
+use crate::core::imagedefs::parse_container;
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::flow::artifacts;
 use crate::output::Output;
-use crate::state::{State, StateArgs};
+use crate::state::State;
 
 #[derive(Debug, Args)]
 pub struct ImagedefsArgs {
@@ -37,28 +35,12 @@ pub struct ImagedefsArgs {
     pub state: StateArgs,
 }
 
-#[derive(Debug, Serialize)]
-pub struct ImagedefsResult {
-    pub imagedefinitions: PathBuf,
-    pub image_detail: Option<PathBuf>,
-    pub containers: Vec<(String, String)>,
-}
-
-impl fmt::Display for ImagedefsResult {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}", self.imagedefinitions.display())?;
-        if let Some(p) = &self.image_detail {
-            writeln!(f, "{}", p.display())?;
-        }
-        Ok(())
-    }
-}
-
 pub async fn run(args: &ImagedefsArgs, out: Output) -> Result<()> {
     let mut containers: Vec<(String, ImageRef)> = Vec::new();
     for spec in &args.containers {
         containers.push(
-            parse_container(spec).map_err(|e| Error::input(format!("invalid --container: {e}")))?,
+            parse_container(spec)
+                .map_err(|e| Error::input_with(format!("invalid --container: {e}"), e))?,
         );
     }
     if let Some(name) = &args.name {
@@ -70,30 +52,9 @@ pub async fn run(args: &ImagedefsArgs, out: Output) -> Result<()> {
             ))
         })?;
         let image = ImageRef::parse(&pushed.image)
-            .map_err(|e| Error::input(format!("the state file's image: {e}")))?;
+            .map_err(|e| Error::input_with("the state file's image is invalid", e))?;
         containers.push((name.clone(), image));
     }
-    let text = render_imagedefinitions(&containers).map_err(|e| Error::input(e.to_string()))?;
-    if let Some(detail) = &args.image_detail
-        && detail.file_name().and_then(|n| n.to_str()) != Some("imageDetail.json")
-    {
-        return Err(Error::input(format!(
-            "--image-detail `{}`: CodeDeploy reads exactly `imageDetail.json`",
-            detail.display()
-        )));
-    }
-    write_atomic(&args.out, text.as_bytes())?;
-    info!("wrote {}", args.out.display());
-    if let Some(detail) = &args.image_detail {
-        write_atomic(detail, render_image_detail(&containers[0].1).as_bytes())?;
-        info!("wrote {}", detail.display());
-    }
-    out.result(&ImagedefsResult {
-        imagedefinitions: args.out.clone(),
-        image_detail: args.image_detail.clone(),
-        containers: containers
-            .into_iter()
-            .map(|(n, i)| (n, i.to_string()))
-            .collect(),
-    })
+    let result = artifacts::write(&containers, &args.out, args.image_detail.as_deref())?;
+    out.result(&result)
 }

@@ -1,27 +1,58 @@
-//! One file per subcommand: its arguments and a short `run` that sequences calls.
+//! One file per subcommand: its arguments and a short `run` that picks flows (`crate::flow`) and
+//! prints their result.
 
 pub mod build;
+pub mod completions;
 pub mod deploy;
 pub mod digest;
 pub mod doctor;
 pub mod imagedefs;
 pub mod push;
+pub mod rehearse;
+pub mod release;
+pub mod status;
 pub mod taskdef;
 pub mod wait;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
+use crate::flow::Session;
 use crate::output::Output;
 
 pub async fn run(cli: Cli, out: Output) -> Result<()> {
+    crate::signal::install(matches!(
+        cli.command,
+        Command::Build(_)
+            | Command::Push(_)
+            | Command::Deploy(_)
+            | Command::Wait(_)
+            | Command::Release(_)
+            | Command::Rehearse(_)
+    ));
+    let mut session = Session::new(
+        cli.global.aws_options(),
+        cli.global.docker_host.clone(),
+        cli.global.quiet,
+    );
+    session.show_values = cli.global.show_values;
+    session.idle_timeout = cli
+        .global
+        .idle_timeout
+        .max(std::time::Duration::from_secs(1));
+    let session = &session;
     match cli.command {
-        Command::Doctor(args) => doctor::run(&cli.global, &args, out).await,
-        Command::Taskdef(cmd) => taskdef::run(&cli.global, cmd, out).await,
-        Command::Deploy(args) => deploy::run(&cli.global, &args, out).await,
-        Command::Wait(args) => wait::run(&cli.global, &args, out).await,
-        Command::Build(args) => build::run(&cli.global, &args, out).await,
-        Command::Push(args) => push::run(&cli.global, &args, out).await,
-        Command::Digest(args) => digest::run(&cli.global, &args, out).await,
+        Command::Doctor(args) => doctor::run(session, &args, out).await,
+        Command::Taskdef(cmd) => taskdef::run(session, cmd, out).await,
+        Command::Deploy(args) => deploy::run(session, &args, out).await,
+        Command::Wait(args) => wait::run(session, &args, out).await,
+        Command::Build(args) => build::run(session, &args, out).await,
+        Command::Push(args) => push::run(session, &args, out).await,
+        Command::Digest(args) => digest::run(session, &args, out).await,
         Command::Imagedefs(args) => imagedefs::run(&args, out).await,
+        Command::Release(args) => release::run(session, &args, out).await,
+        Command::Status(args) => status::run(session, &args, out).await,
+        Command::Rehearse(args) => rehearse::run(session, &args, out).await,
+        Command::Completions(args) => completions::run(&args),
+        Command::Man => completions::man(),
     }
 }

@@ -110,6 +110,15 @@ impl ImageRef {
         }
     }
 
+    /// The same repository with `tag` and no digest: `name:tag`.
+    pub fn with_tag(&self, tag: &str) -> ImageRef {
+        ImageRef {
+            name: self.name.clone(),
+            tag: Some(tag.to_owned()),
+            digest: None,
+        }
+    }
+
     /// The ECR repository this image lives in, when its registry is ECR.
     pub fn ecr(&self) -> Option<EcrRepository> {
         let caps = ECR_HOST.captures(self.domain()?)?;

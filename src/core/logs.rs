@@ -124,6 +124,43 @@ pub fn guarantee_awslogs(
 )]
 pub struct NoRegion(pub String);
 
+/// Where one container's awslogs output goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AwslogsTarget {
+    pub group: String,
+    pub region: String,
+    pub stream_prefix: String,
+}
+
+impl AwslogsTarget {
+    /// The stream a task's container writes: `<prefix>/<container>/<task-id>`
+    /// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using_awslogs.html).
+    pub fn stream(&self, container: &str, task_id: &str) -> String {
+        format!("{}/{container}/{task_id}", self.stream_prefix)
+    }
+}
+
+/// The awslogs group, region and stream prefix of `container`, when it logs through awslogs with
+/// all three (without a prefix ECS names streams by task id alone, which cannot be found again).
+pub fn awslogs_target(td: &TaskDef, container: &str) -> Option<AwslogsTarget> {
+    let c = td
+        .get("containerDefinitions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(container))?;
+    let l = c.get("logConfiguration")?;
+    if l.get("logDriver")?.as_str()? != "awslogs" {
+        return None;
+    }
+    let o = l.get("options")?;
+    let get = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
+    Some(AwslogsTarget {
+        group: get(GROUP)?,
+        region: get(REGION)?,
+        stream_prefix: get(STREAM_PREFIX)?,
+    })
+}
+
 /// The awslogs groups the containers write to, each once, sorted.
 pub fn awslogs_groups(td: &TaskDef, default_region: &str) -> Vec<LogGroup> {
     let mut groups: Vec<LogGroup> = td
@@ -286,6 +323,24 @@ mod tests {
             guarantee_awslogs(&mut bare, &no_region).unwrap_err(),
             NoRegion("api".into())
         );
+    }
+
+    #[test]
+    fn a_containers_awslogs_target_and_stream_are_found_only_when_complete() {
+        let doc = td(json!([
+            {"name": "api", "logConfiguration": {"logDriver": "awslogs", "options": {
+                GROUP: "/ecs/web", REGION: "us-east-1", STREAM_PREFIX: "ecs"}}},
+            {"name": "noprefix", "logConfiguration": {"logDriver": "awslogs", "options": {
+                GROUP: "/ecs/web", REGION: "us-east-1"}}},
+            {"name": "splunk", "logConfiguration": {"logDriver": "splunk", "options": {}}},
+            {"name": "none"}
+        ]));
+        let api = awslogs_target(&doc, "api").unwrap();
+        assert_eq!(api.group, "/ecs/web");
+        assert_eq!(api.stream("api", "0123abcd"), "ecs/api/0123abcd");
+        for name in ["noprefix", "splunk", "none", "missing"] {
+            assert_eq!(awslogs_target(&doc, name), None, "{name}");
+        }
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! Pure decisions: no async, no clients, no environment, no clock, no filesystem.
 //! Everything here is reached by table-driven unit tests beside each function.
 
+pub mod carry;
 pub mod dockerignore;
 pub mod image_ref;
 pub mod imagedefs;
 pub mod logs;
+pub mod mask;
 pub mod registry_auth;
+pub mod rehearsal;
 pub mod rollout;
+pub mod status;
 pub mod tags;
 pub mod taskdef;

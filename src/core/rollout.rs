@@ -125,9 +125,21 @@ pub fn verdict(s: &ServiceSnapshot, want: &Expectation) -> Verdict {
         ));
     }
     if s.deployments.len() > 1 {
+        // Say what the new deployment lacks: tasks that never started are not "old tasks draining".
+        if primary.running < primary.desired {
+            let failed = if primary.failed_tasks > 0 {
+                format!(", {} failed", primary.failed_tasks)
+            } else {
+                String::new()
+            };
+            return Verdict::InProgress(format!(
+                "{} of {} tasks of {ours} running, {} pending{failed}",
+                primary.running, primary.desired, primary.pending
+            ));
+        }
         return Verdict::InProgress(format!(
-            "{} deployments, old tasks still draining",
-            s.deployments.len()
+            "{ours} is running; {} older deployment(s) still draining",
+            s.deployments.len() - 1
         ));
     }
     if primary
@@ -233,7 +245,94 @@ pub struct StoppedContainer {
     pub last_log_lines: Vec<String>,
 }
 
-/// The awslogs stream of a container of a task: `<prefix>/<container>/<task-id>`.
-pub fn awslogs_stream(prefix: &str, container: &str, task_id: &str) -> String {
-    format!("{prefix}/{container}/{task_id}")
+/// How waiting for a set of services ended, as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitEnd {
+    Stable,
+    Failed,
+    TimedOut,
+    Interrupted,
+}
+
+/// How waiting ended for one service, as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceVerdict {
+    Stable,
+    Failed,
+    TimedOut,
+    Interrupted,
+    /// Another service decided the outcome while this one was still rolling out.
+    InProgress,
+}
+
+impl ServiceVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceVerdict::Stable => "stable",
+            ServiceVerdict::Failed => "failed",
+            ServiceVerdict::TimedOut => "timed_out",
+            ServiceVerdict::Interrupted => "interrupted",
+            ServiceVerdict::InProgress => "in_progress",
+        }
+    }
+
+    /// Whether the failure report (stopped tasks, log lines) is worth reading for it.
+    pub fn needs_diagnosis(self) -> bool {
+        matches!(self, ServiceVerdict::Failed | ServiceVerdict::TimedOut)
+    }
+}
+
+impl std::fmt::Display for ServiceVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One service's verdict and reason, from how the wait ended and the reason the loop gave for this
+/// service (`failing`: the service that failed, or one still in progress at the timeout).
+pub fn service_verdict(end: WaitEnd, failing: Option<&str>) -> (ServiceVerdict, Option<String>) {
+    match (end, failing) {
+        (WaitEnd::Stable, _) => (ServiceVerdict::Stable, None),
+        (WaitEnd::Failed, Some(reason)) => (ServiceVerdict::Failed, Some(reason.to_owned())),
+        (WaitEnd::TimedOut, Some(reason)) => (ServiceVerdict::TimedOut, Some(reason.to_owned())),
+        (WaitEnd::Interrupted, _) => (ServiceVerdict::Interrupted, None),
+        (WaitEnd::Failed | WaitEnd::TimedOut, None) => (ServiceVerdict::InProgress, None),
+    }
+}
+
+/// Whether ecs-ship can deploy a service with this deployment controller: only the ECS (rolling
+/// update) controller takes a new revision through UpdateService; CODE_DEPLOY and EXTERNAL refuse it
+/// (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentController.html).
+pub fn check_controller(service: &str, controller: &str) -> Result<(), String> {
+    if controller == "ECS" || controller.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "service `{service}` uses the {controller} deployment controller: ecs-ship deploys only services with the ECS (rolling update) controller"
+        ))
+    }
+}
+
+/// What to do after a failed rollout with `--rollback-on-failure`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackPlan {
+    /// ECS (the circuit breaker) already put the service back on the previous revision.
+    AlreadyRolledBack,
+    /// The service ran the deployed revision before: there is nothing older to go back to.
+    NothingToRollBackTo,
+    /// Update the service back to this revision and wait for it.
+    RollBackTo(String),
+}
+
+/// The rollback for a service that was deployed `deployed`, ran `previous` before, and now has
+/// `current` as its task definition.
+pub fn rollback_plan(deployed: &str, previous: &str, current: &str) -> RollbackPlan {
+    if previous == deployed {
+        RollbackPlan::NothingToRollBackTo
+    } else if current == previous {
+        RollbackPlan::AlreadyRolledBack
+    } else {
+        RollbackPlan::RollBackTo(previous.to_owned())
+    }
 }

@@ -73,6 +73,41 @@ pub fn build_tags(
     Ok(tags)
 }
 
+/// The OCI labels ecs-ship puts on every image
+/// (https://github.com/opencontainers/image-spec/blob/main/annotations.md): when it was created,
+/// from which revision and which source repository. A source URL that carries credentials
+/// (`https://user:token@host/...`) is left out: labels are readable by anyone who can pull.
+/// `user` labels (`--label K=V`) are applied last and win.
+pub fn build_labels(
+    created: &str,
+    revision: Option<&str>,
+    source: Option<&str>,
+    user: &[(String, String)],
+) -> std::collections::BTreeMap<String, String> {
+    let mut labels = std::collections::BTreeMap::from([(
+        "org.opencontainers.image.created".to_owned(),
+        created.to_owned(),
+    )]);
+    if let Some(rev) = revision {
+        labels.insert("org.opencontainers.image.revision".into(), rev.to_owned());
+    }
+    if let Some(source) = source.filter(|s| !s.contains('@')) {
+        labels.insert("org.opencontainers.image.source".into(), source.to_owned());
+    }
+    for (k, v) in user {
+        labels.insert(k.clone(), v.clone());
+    }
+    labels
+}
+
+/// The source repository URL CI names: GitHub's server and repository, else CodeBuild's.
+pub fn ci_source(lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    match (lookup("GITHUB_SERVER_URL"), lookup("GITHUB_REPOSITORY")) {
+        (Some(server), Some(repo)) => Some(format!("{server}/{repo}")),
+        _ => lookup("CODEBUILD_SOURCE_REPO_URL"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +152,71 @@ mod tests {
         assert_eq!(short_sha(&sha).unwrap(), "0123456");
         assert_eq!(ci_revision(&|_| None), None);
         assert_eq!(short_sha("abc"), None);
+    }
+
+    #[test]
+    fn labels_name_time_revision_and_a_credential_free_source() {
+        type Pairs<'a> = &'a [(&'a str, &'a str)];
+        let cases: &[(Option<&str>, Option<&str>, Pairs, Pairs)] = &[
+            (
+                None,
+                None,
+                &[],
+                &[("org.opencontainers.image.created", "T")],
+            ),
+            (
+                Some("abc"),
+                Some("https://github.com/o/r"),
+                &[],
+                &[
+                    ("org.opencontainers.image.created", "T"),
+                    ("org.opencontainers.image.revision", "abc"),
+                    ("org.opencontainers.image.source", "https://github.com/o/r"),
+                ],
+            ),
+            (
+                None,
+                Some("https://x:secret@git.example/r"),
+                &[],
+                &[("org.opencontainers.image.created", "T")],
+            ),
+            (
+                Some("abc"),
+                None,
+                &[("org.opencontainers.image.revision", "mine"), ("team", "a")],
+                &[
+                    ("org.opencontainers.image.created", "T"),
+                    ("org.opencontainers.image.revision", "mine"),
+                    ("team", "a"),
+                ],
+            ),
+        ];
+        for (revision, source, user, want) in cases {
+            let user: Vec<(String, String)> = user
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect();
+            let got = build_labels("T", *revision, *source, &user);
+            let want: std::collections::BTreeMap<String, String> = want
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect();
+            assert_eq!(got, want, "{revision:?} {source:?}");
+        }
+    }
+
+    #[test]
+    fn the_source_comes_from_github_else_codebuild() {
+        let gh = |n: &str| match n {
+            "GITHUB_SERVER_URL" => Some("https://github.com".to_owned()),
+            "GITHUB_REPOSITORY" => Some("o/r".to_owned()),
+            "CODEBUILD_SOURCE_REPO_URL" => Some("https://cb".to_owned()),
+            _ => None,
+        };
+        assert_eq!(ci_source(&gh).as_deref(), Some("https://github.com/o/r"));
+        let cb = |n: &str| (n == "CODEBUILD_SOURCE_REPO_URL").then(|| "https://cb".to_owned());
+        assert_eq!(ci_source(&cb).as_deref(), Some("https://cb"));
+        assert_eq!(ci_source(&|_| None), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use aws_smithy_types::date_time::Format;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::carry::{self, Carried, CarriedKind, JsonPath, PathSeg};
 use super::image_ref::ImageRef;
 
 /// The fields DescribeTaskDefinition returns and RegisterTaskDefinition refuses (PRODUCT.md).
@@ -54,6 +55,16 @@ pub enum TaskdefError {
         "unknown field `{path}`: not part of the ECS RegisterTaskDefinition model (misspelt, or newer than this ecs-ship)"
     )]
     UnknownField { path: String },
+    #[error("unknown field `{path}`: did you mean `{suggestion}`?")]
+    Misspelt { path: String, suggestion: String },
+    #[error("unknown value `{value}` at `{path}`: did you mean `{suggestion}`?")]
+    MisspeltValue {
+        path: String,
+        value: String,
+        suggestion: String,
+    },
+    #[error("empty value at `{path}`: ECS rejects an empty enum value (leave the field out)")]
+    EmptyEnum { path: String },
     #[error("wrong type at `{path}`: {message}")]
     WrongType { path: String, message: String },
     #[error("value at `{path}` would not be sent as written: {message}")]
@@ -66,6 +77,14 @@ pub enum TaskdefError {
     },
     #[error("missing required field `{path}`")]
     Missing { path: String },
+    #[error(
+        "`{path}` is given twice: JSON parsers keep one of the two silently, so remove the other"
+    )]
+    DuplicateKey { path: String },
+    #[error(
+        "the task definition is {size} bytes as ECS receives it; ECS accepts at most {max} (64 KiB)"
+    )]
+    TooLarge { size: usize, max: usize },
     #[error("no container named `{name}`: the task definition has {}", quoted_list(.known))]
     UnknownContainer { name: String, known: Vec<String> },
     #[error("`--image {image}` names no container, but the task definition has {}: use --image NAME=IMAGE", quoted_list(.known))]
@@ -99,13 +118,16 @@ impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let show = |v: &Option<Value>| match v {
             None => "(none)".to_owned(),
+            Some(Value::String(s)) if s.is_empty() => "\"\"".to_owned(),
             Some(Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
         };
+        if !self.container.is_empty() {
+            write!(f, "container `{}`: ", self.container)?;
+        }
         write!(
             f,
-            "container `{}`: {}: {} -> {}",
-            self.container,
+            "{}: {} -> {}",
             self.field,
             show(&self.old),
             show(&self.new)
@@ -116,11 +138,16 @@ impl fmt::Display for Change {
 /// Parses a document as the AWS CLI prints or takes it. A describe-task-definition wrapper
 /// (`{"taskDefinition": {...}, "tags": [...]}`) is unwrapped and non-empty tags moved in.
 pub fn parse(text: &str) -> Result<TaskDef, TaskdefError> {
+    // A UTF-8 byte order mark, as some Windows editors write, is not part of the JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let value: Value = serde_json::from_str(text).map_err(|e| TaskdefError::Json {
         line: e.line(),
         column: e.column(),
         message: strip_position(&e.to_string()),
     })?;
+    if let Some(path) = first_duplicate_key(text) {
+        return Err(TaskdefError::DuplicateKey { path });
+    }
     let mut obj = match value {
         Value::Object(obj) => obj,
         Value::Array(_) => return Err(TaskdefError::NotAnObject("an array")),
@@ -163,6 +190,104 @@ pub fn parse(text: &str) -> Result<TaskDef, TaskdefError> {
         obj = inner;
     }
     Ok(obj)
+}
+
+/// The JSON path of the first key that appears twice in one object (serde_json keeps the last).
+fn first_duplicate_key(text: &str) -> Option<String> {
+    use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+    struct Walk<'a> {
+        path: &'a mut Vec<String>,
+        found: &'a mut Option<String>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            loop {
+                self.path.push(format!("[{i}]"));
+                let more = seq.next_element_seed(Walk {
+                    path: &mut *self.path,
+                    found: &mut *self.found,
+                })?;
+                self.path.pop();
+                if more.is_none() {
+                    return Ok(());
+                }
+                i += 1;
+            }
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let segment = json_path(&[Seg::Key(&key)])[1..].to_owned();
+                if !seen.insert(key) && self.found.is_none() {
+                    *self.found = Some(format!("${}{segment}", self.path.concat()));
+                }
+                self.path.push(segment);
+                map.next_value_seed(Walk {
+                    path: &mut *self.path,
+                    found: &mut *self.found,
+                })?;
+                self.path.pop();
+            }
+            Ok(())
+        }
+    }
+
+    let mut found = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let walk = Walk {
+        path: &mut Vec::new(),
+        found: &mut found,
+    };
+    walk.deserialize(&mut de).ok()?;
+    found
+}
+
+/// The most ECS takes in one RegisterTaskDefinition: 64 KiB
+/// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-quotas.html).
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// Refuses a task definition larger than ECS accepts, measured as the request body it becomes.
+pub fn check_size(checked: &Checked) -> Result<(), TaskdefError> {
+    let size = request_body(checked).to_string().len();
+    if size > MAX_REQUEST_BYTES {
+        return Err(TaskdefError::TooLarge {
+            size,
+            max: MAX_REQUEST_BYTES,
+        });
+    }
+    Ok(())
 }
 
 /// serde_json appends " at line L column C"; we report those as fields.
@@ -290,9 +415,39 @@ fn codec() -> JsonCodec {
     )
 }
 
-/// Proves the document is a valid RegisterTaskDefinition input that the SDK will send whole, and
-/// returns that input. Every error names the JSON path at fault.
+/// How strictly to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Refuse every key and enum value the model lacks, instead of carrying the ones that are not
+    /// near misses of a known one.
+    pub strict: bool,
+    /// Every container must have an image (false before `--image` fills templates in).
+    pub require_images: bool,
+}
+
+/// A checked document: the SDK input, and what the model lacks that is carried through verbatim.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub input: RegisterTaskDefinitionInput,
+    pub carried: Vec<Carried>,
+}
+
+/// Proves the document is a valid RegisterTaskDefinition input that the SDK will send whole
+/// (strictly: nothing unknown), and returns that input. Every error names the JSON path at fault.
 pub fn check(td: &TaskDef) -> Result<RegisterTaskDefinitionInput, TaskdefError> {
+    check_with(
+        td,
+        CheckOptions {
+            strict: true,
+            require_images: true,
+        },
+    )
+    .map(|c| c.input)
+}
+
+/// Checks the document against the model. A key or enum value the model lacks is an error when it
+/// is a near miss of a known one (a typo) or under `strict`; otherwise it is carried.
+pub fn check_with(td: &TaskDef, options: CheckOptions) -> Result<Checked, TaskdefError> {
     let bytes = serde_json::to_vec(td).expect("a JSON map always serializes");
     let codec = codec();
     let mut de = codec.create_deserializer(&bytes);
@@ -305,11 +460,130 @@ pub fn check(td: &TaskDef) -> Result<RegisterTaskDefinitionInput, TaskdefError> 
             });
         }
     };
+    let root = Value::Object(td.clone());
     let round_trip = to_json(&input);
-    compare(&Value::Object(td.clone()), &round_trip, &mut Vec::new())?;
-    check_required(td)?;
-    check_enums(td)?;
-    Ok(input)
+    let mut unknown = Vec::new();
+    compare(&root, &round_trip, &mut Vec::new(), &mut unknown)?;
+    let mut carried = Vec::new();
+    for path in unknown {
+        let name = path.last_key().unwrap_or_default().to_owned();
+        let known = carry::known_members(&path.parent().pattern()).unwrap_or_else(|| {
+            carry::value_at(&round_trip, &path.parent())
+                .and_then(Value::as_object)
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default()
+        });
+        if let Some(suggestion) = carry::near_miss(&name, &known) {
+            return Err(TaskdefError::Misspelt {
+                path: path.to_string(),
+                suggestion: suggestion.to_owned(),
+            });
+        }
+        if options.strict {
+            return Err(TaskdefError::UnknownField {
+                path: path.to_string(),
+            });
+        }
+        let value = carry::value_at(&root, &path)
+            .cloned()
+            .unwrap_or(Value::Null);
+        carried.push(Carried {
+            path,
+            value,
+            kind: CarriedKind::Key,
+        });
+    }
+    check_required(td, options.require_images)?;
+    for (path, value, allowed) in unknown_enums(td) {
+        let allowed_owned: Vec<String> = allowed.iter().map(|s| (*s).to_owned()).collect();
+        if let Some(suggestion) = carry::near_miss(&value, &allowed_owned) {
+            return Err(TaskdefError::MisspeltValue {
+                path: path.to_string(),
+                value,
+                suggestion: suggestion.to_owned(),
+            });
+        }
+        if options.strict {
+            return Err(TaskdefError::UnknownEnum {
+                path: path.to_string(),
+                value,
+                allowed: allowed_owned,
+            });
+        }
+        carried.push(Carried {
+            path,
+            value: Value::String(value),
+            kind: CarriedKind::EnumValue,
+        });
+    }
+    Ok(Checked { input, carried })
+}
+
+/// The request body the document becomes: what the SDK serializes, plus the carried keys.
+pub fn request_body(checked: &Checked) -> Value {
+    let mut body = to_json(&checked.input);
+    carry::merge(&mut body, &checked.carried);
+    body
+}
+
+/// Removes optional enum fields whose value is an empty string (ecspresso writes `"pidMode": ""`
+/// for unset ones; ECS refuses them). Returns the paths removed.
+pub fn drop_empty_enums(td: &mut TaskDef) -> Vec<JsonPath> {
+    fn walk(value: &mut Value, steps: &[&str], path: &mut Vec<PathSeg>, out: &mut Vec<JsonPath>) {
+        let Some((step, rest)) = steps.split_first() else {
+            return;
+        };
+        let (key, each) = match step.strip_suffix("[]") {
+            Some(key) => (key, true),
+            None => (*step, false),
+        };
+        let Some(obj) = value.as_object_mut() else {
+            return;
+        };
+        if rest.is_empty() && !each {
+            if obj.get(key).and_then(Value::as_str) == Some("") {
+                obj.remove(key);
+                let mut p = path.clone();
+                p.push(PathSeg::Key(key.to_owned()));
+                out.push(JsonPath(p));
+            }
+            return;
+        }
+        let Some(child) = obj.get_mut(key) else {
+            return;
+        };
+        path.push(PathSeg::Key(key.to_owned()));
+        if each {
+            for (i, item) in child.as_array_mut().into_iter().flatten().enumerate() {
+                path.push(PathSeg::Index(i));
+                walk(item, rest, path, out);
+                path.pop();
+            }
+        } else {
+            walk(child, rest, path, out);
+        }
+        path.pop();
+    }
+    let mut root = Value::Object(std::mem::take(td));
+    let mut dropped = Vec::new();
+    for (pattern, _) in enum_fields() {
+        let steps: Vec<&str> = pattern.split('.').collect();
+        walk(&mut root, &steps, &mut Vec::new(), &mut dropped);
+    }
+    if let Value::Object(obj) = root {
+        *td = obj;
+    }
+    dropped
+}
+
+/// The change that dropping an empty enum value at `path` is, as reported.
+pub fn dropped_empty(path: &JsonPath) -> Change {
+    Change {
+        container: String::new(),
+        field: format!("dropped empty `{path}` (ECS rejects empty enum values)"),
+        old: Some(Value::String(String::new())),
+        new: None,
+    }
 }
 
 /// The input as the SDK would send it, as JSON.
@@ -352,11 +626,24 @@ fn json_path(segments: &[Seg<'_>]) -> String {
     out
 }
 
-/// Every non-null path of `input` must be in `sent` with an equal value.
+fn owned(path: &[Seg<'_>]) -> JsonPath {
+    JsonPath(
+        path.iter()
+            .map(|s| match s {
+                Seg::Key(k) => PathSeg::Key((*k).to_owned()),
+                Seg::Index(i) => PathSeg::Index(*i),
+            })
+            .collect(),
+    )
+}
+
+/// Every non-null path of `input` must be in `sent` with an equal value; a key `sent` lacks (the
+/// model does not know it) is collected in `unknown`, not descended into.
 fn compare<'a>(
     input: &'a Value,
     sent: &Value,
     path: &mut Vec<Seg<'a>>,
+    unknown: &mut Vec<JsonPath>,
 ) -> Result<(), TaskdefError> {
     match (input, sent) {
         (Value::Object(a), Value::Object(b)) => {
@@ -366,12 +653,8 @@ fn compare<'a>(
                 }
                 path.push(Seg::Key(k));
                 match b.get(k) {
-                    Some(sv) => compare(v, sv, path)?,
-                    None => {
-                        return Err(TaskdefError::UnknownField {
-                            path: json_path(path),
-                        });
-                    }
+                    Some(sv) => compare(v, sv, path, unknown)?,
+                    None => unknown.push(owned(path)),
                 }
                 path.pop();
             }
@@ -380,7 +663,7 @@ fn compare<'a>(
         (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
             for (i, (v, sv)) in a.iter().zip(b).enumerate() {
                 path.push(Seg::Index(i));
-                compare(v, sv, path)?;
+                compare(v, sv, path, unknown)?;
                 path.pop();
             }
             Ok(())
@@ -394,7 +677,7 @@ fn compare<'a>(
     }
 }
 
-fn check_required(td: &TaskDef) -> Result<(), TaskdefError> {
+fn check_required(td: &TaskDef, require_images: bool) -> Result<(), TaskdefError> {
     let missing = |path: &str| TaskdefError::Missing {
         path: path.to_owned(),
     };
@@ -407,8 +690,13 @@ fn check_required(td: &TaskDef) -> Result<(), TaskdefError> {
         _ => return Err(missing("$.containerDefinitions")),
     };
     for (i, c) in containers.iter().enumerate() {
-        for field in ["name", "image"] {
-            match c.get(field) {
+        let fields: &[&str] = if require_images {
+            &["name", "image"]
+        } else {
+            &["name"]
+        };
+        for field in fields {
+            match c.get(*field) {
                 Some(Value::String(s)) if !s.is_empty() => {}
                 _ => return Err(missing(&format!("$.containerDefinitions[{i}].{field}"))),
             }
@@ -496,50 +784,50 @@ fn enum_fields() -> Vec<(&'static str, &'static [&'static str])> {
     ]
 }
 
-fn check_enums(td: &TaskDef) -> Result<(), TaskdefError> {
+/// Every enum-typed value the model does not list: its path, the value, the values it lists.
+fn unknown_enums(td: &TaskDef) -> Vec<(JsonPath, String, &'static [&'static str])> {
     let root = Value::Object(td.clone());
+    let mut out = Vec::new();
     for (pattern, allowed) in enum_fields() {
         let steps: Vec<&str> = pattern.split('.').collect();
-        check_enum_at(&root, &steps, allowed, &mut Vec::new())?;
+        enums_at(&root, &steps, allowed, &mut Vec::new(), &mut out);
     }
-    Ok(())
+    out
 }
 
-fn check_enum_at<'a>(
+fn enums_at<'a>(
     value: &'a Value,
     steps: &[&str],
-    allowed: &[&str],
+    allowed: &'static [&'static str],
     path: &mut Vec<Seg<'a>>,
-) -> Result<(), TaskdefError> {
+    out: &mut Vec<(JsonPath, String, &'static [&'static str])>,
+) {
     let Some((step, rest)) = steps.split_first() else {
-        return match value {
-            Value::String(s) if !allowed.contains(&s.as_str()) => Err(TaskdefError::UnknownEnum {
-                path: json_path(path),
-                value: s.clone(),
-                allowed: allowed.iter().map(|s| (*s).to_owned()).collect(),
-            }),
-            _ => Ok(()),
-        };
+        if let Value::String(s) = value
+            && !allowed.contains(&s.as_str())
+        {
+            out.push((owned(path), s.clone(), allowed));
+        }
+        return;
     };
     let (key, each) = match step.strip_suffix("[]") {
         Some(key) => (key, true),
         None => (*step, false),
     };
     let Some((key, child)) = value.as_object().and_then(|o| o.get_key_value(key)) else {
-        return Ok(());
+        return;
     };
     path.push(Seg::Key(key));
     if each {
         for (i, item) in child.as_array().into_iter().flatten().enumerate() {
             path.push(Seg::Index(i));
-            check_enum_at(item, rest, allowed, path)?;
+            enums_at(item, rest, allowed, path, out);
             path.pop();
         }
     } else {
-        check_enum_at(child, rest, allowed, path)?;
+        enums_at(child, rest, allowed, path, out);
     }
     path.pop();
-    Ok(())
 }
 
 /// The JSON path of the value at byte `offset` of compact JSON `bytes` (where a decoder stopped).

@@ -38,6 +38,7 @@ pub async fn build(
     engine: &Engine,
     plan: ContextPlan,
     spec: &BuildSpec,
+    idle_timeout: std::time::Duration,
     mut progress: impl FnMut(BuildLine<'_>),
 ) -> Result<String> {
     let options = BuildImageOptions {
@@ -62,7 +63,23 @@ pub async fn build(
         .build_image(options, None, Some(bollard::body_try_stream(body)));
     let mut image_id = None;
     let mut last_step = String::new();
-    while let Some(item) = stream.next().await {
+    loop {
+        // Dropping the stream closes the connection, and the engine cancels the build.
+        let Ok(next) = tokio::time::timeout(idle_timeout, stream.next()).await else {
+            let at = if last_step.is_empty() {
+                String::new()
+            } else {
+                format!(" at `{last_step}`")
+            };
+            return Err(Error::remote(format!(
+                "the engine at {} sent nothing for {} during the build{at}: giving up (--idle-timeout)",
+                engine.host,
+                humantime::format_duration(idle_timeout)
+            )));
+        };
+        let Some(item) = next else {
+            break;
+        };
         match item {
             Ok(info) => {
                 if let Some(text) = &info.stream {

@@ -99,13 +99,16 @@ pub fn plan(dir: &Path, dockerfile: Option<&Path>) -> Result<ContextPlan> {
     dockerignore::keep_build_files(&mut patterns, &dockerfile_in_tar)
         .map_err(|e| Error::input(e.to_string()))?;
     let matcher = Matcher::new(&patterns).map_err(|e| Error::input(e.to_string()))?;
-    Ok(ContextPlan {
+    let plan = ContextPlan {
         dir,
         dockerfile_in_tar,
         external_dockerfile,
         ignore_file,
         matcher,
-    })
+    };
+    // Names only (no content is read): a bad one is found before the engine is asked.
+    plan.walk(|_, _| Ok(()))?;
+    Ok(plan)
 }
 
 fn slash_path(p: &Path) -> String {
@@ -158,9 +161,58 @@ impl ContextPlan {
                 }
                 continue;
             }
+            // A name that is not UTF-8 would be sent renamed (U+FFFD), and two such names could
+            // collide: refuse it, naming it.
+            if entry.file_name().to_str().is_none() {
+                return Err(Error::input(format!(
+                    "build context `{}`: the file name `{rel}` is not UTF-8: rename it, or exclude it in .dockerignore",
+                    self.dir.display()
+                )));
+            }
             visit(&rel, &entry)?;
         }
         Ok(())
+    }
+
+    /// A sha256 over what the build would see: each path sent, its kind, its executable bit, its
+    /// content or link target, and an external Dockerfile. Times and owners are left out, so a fresh
+    /// checkout of the same commit has the same fingerprint.
+    pub fn fingerprint(&self) -> Result<String> {
+        let mut hasher = Sha256::new();
+        self.walk(|rel, entry| {
+            let ft = entry.file_type();
+            hasher.update(rel.as_bytes());
+            hasher.update([0]);
+            if ft.is_symlink() {
+                let target = fs::read_link(entry.path())
+                    .map_err(|e| Error::input_with(format!("cannot read link `{rel}`"), e))?;
+                hasher.update(b"l");
+                hasher.update(target.as_os_str().as_encoded_bytes());
+            } else if ft.is_dir() {
+                hasher.update(b"d");
+            } else if ft.is_file() {
+                let meta = entry
+                    .metadata()
+                    .map_err(|e| Error::input_with(format!("cannot stat `{rel}`"), e))?;
+                #[cfg(unix)]
+                let exec =
+                    std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0;
+                #[cfg(not(unix))]
+                let exec = false;
+                hasher.update(if exec { b"x" } else { b"f" });
+                let mut file = fs::File::open(entry.path())
+                    .map_err(|e| Error::input_with(format!("cannot read `{rel}`"), e))?;
+                io::copy(&mut file, &mut HashWriter(&mut hasher))
+                    .map_err(|e| Error::input_with(format!("cannot read `{rel}`"), e))?;
+            }
+            hasher.update([0]);
+            Ok(())
+        })?;
+        hasher.update(self.dockerfile_in_tar.as_bytes());
+        if let Some(bytes) = &self.external_dockerfile {
+            hasher.update(bytes);
+        }
+        Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
     }
 
     /// Writes the tar to `out`.
@@ -248,6 +300,19 @@ impl ContextPlan {
             result
         });
         (rx, handle)
+    }
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

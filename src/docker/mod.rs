@@ -3,6 +3,7 @@
 pub mod build;
 pub mod context;
 pub mod push;
+pub mod run;
 
 use std::time::Duration;
 
@@ -14,8 +15,12 @@ use crate::error::{Error, Result};
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
 /// Long enough for a large context upload or a slow push to start answering; bollard's default
-/// of 120 s cuts such requests off (bollard #165).
+/// of 120 s cuts such requests off (bollard #165). Streams are bounded by an idle timeout instead.
 pub const LONG_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// How long the engine may take to answer its first call (the API version): an engine that
+/// accepts the connection and never answers is declared unreachable before any build or push.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A connected engine, with the API version agreed with it.
 pub struct Engine {
@@ -49,10 +54,15 @@ pub async fn connect(host: Option<&str>, timeout: Duration) -> Result<Engine> {
         )));
     }
     .map_err(|e| unreachable(&host, e))?;
-    let docker = docker
-        .negotiate_version()
+    let negotiated = tokio::time::timeout(ANSWER_TIMEOUT.min(timeout), docker.negotiate_version())
         .await
-        .map_err(|e| unreachable(&host, e))?;
+        .map_err(|_| {
+            Error::remote(format!(
+                "the Docker engine at {host} accepted the connection but did not answer within {}s: is it hung? (restart dockerd, or check DOCKER_HOST)",
+                ANSWER_TIMEOUT.min(timeout).as_secs()
+            ))
+        })?;
+    let docker = negotiated.map_err(|e| unreachable(&host, e))?;
     Ok(Engine { docker, host })
 }
 

@@ -36,6 +36,15 @@ pub enum PushLine<'a> {
     Info(&'a str),
 }
 
+/// How hard to try.
+#[derive(Debug, Clone, Copy)]
+pub struct PushOptions {
+    /// Attempts when the engine's connection or the registry fails transiently.
+    pub attempts: u32,
+    /// How long the engine may report no progress.
+    pub idle_timeout: Duration,
+}
+
 /// Pushes `repository:tag` and returns the digest the engine reports.
 pub async fn push(
     engine: &Engine,
@@ -43,13 +52,17 @@ pub async fn push(
     tag: &str,
     credentials: Option<&Credentials>,
     server: &str,
-    attempts: u32,
+    options: PushOptions,
     mut progress: impl FnMut(PushLine<'_>),
 ) -> Result<String> {
+    let PushOptions {
+        attempts,
+        idle_timeout,
+    } = options;
     let auth = registry_auth_header(credentials, server);
     let mut attempt = 1;
     loop {
-        match push_once(engine, repository, tag, &auth, &mut progress).await {
+        match push_once(engine, repository, tag, &auth, idle_timeout, &mut progress).await {
             Ok(digest) => return Ok(digest),
             Err(PushError::Transient(why)) if attempt < attempts => {
                 let wait = Duration::from_secs(1 << attempt.min(5));
@@ -79,7 +92,9 @@ pub fn registry_auth_header(credentials: Option<&Credentials>, server: &str) -> 
         }
         None => serde_json::json!({}),
     };
-    URL_SAFE.encode(json.to_string())
+    let header = URL_SAFE.encode(json.to_string());
+    crate::redact::register(&header);
+    header
 }
 
 enum PushError {
@@ -202,15 +217,24 @@ async fn push_once(
     repository: &str,
     tag: &str,
     auth: &str,
+    idle_timeout: Duration,
     progress: &mut impl FnMut(PushLine<'_>),
 ) -> std::result::Result<String, PushError> {
+    let idle = || {
+        PushError::Final(Error::remote(format!(
+            "the engine at {} reported no progress for {} while pushing {repository}:{tag} (a registry that does not answer?): giving up (--idle-timeout)",
+            engine.host,
+            humantime::format_duration(idle_timeout)
+        )))
+    };
     let version = engine.docker.client_version();
     let path = format!(
         "/v{}.{}/images/{repository}/push?tag={tag}",
         version.major_version, version.minor_version
     );
-    let (status, mut body) = send(engine, &path, auth)
+    let (status, mut body) = tokio::time::timeout(idle_timeout, send(engine, &path, auth))
         .await
+        .map_err(|_| idle())?
         .map_err(PushError::Transient)?;
     if status == 404 {
         return Err(PushError::Final(Error::remote(format!(
@@ -233,7 +257,16 @@ async fn push_once(
     let mut layers: Vec<(String, String)> = Vec::new();
     let (mut pushed, mut existed) = (0, 0);
     let mut pending = Vec::new();
-    while let Some(frame) = body.frame().await {
+    // The engine retries a failing layer itself ("Retrying in N seconds"): retrying its whole push
+    // again would multiply the wait, so once it has, a failure is final.
+    let mut engine_retried = false;
+    loop {
+        let Some(frame) = tokio::time::timeout(idle_timeout, body.frame())
+            .await
+            .map_err(|_| idle())?
+        else {
+            break;
+        };
         let frame = frame.map_err(|e| PushError::Transient(e.to_string()))?;
         let Ok(data) = frame.into_data() else {
             continue;
@@ -249,8 +282,13 @@ async fn push_once(
                 .and_then(|d| d.message)
                 .or(message.error)
             {
-                return Err(if is_transient(&error) {
+                return Err(if is_transient(&error) && !engine_retried {
                     PushError::Transient(error)
+                } else if is_transient(&error) {
+                    PushError::Final(Error::remote(format!(
+                        "the registry failed the push of {repository}:{tag} and the engine's own retries: {}",
+                        error.trim()
+                    )))
                 } else {
                     PushError::Final(Error::remote(format!(
                         "the registry refused the push of {repository}:{tag}: {} (credentials come from ECR for ECR repositories, else from the Docker config `auths`: $DOCKER_CONFIG/config.json or ~/.docker/config.json)",
@@ -261,9 +299,14 @@ async fn push_once(
             if let Some(d) = message.aux.and_then(|a| a.digest) {
                 digest = Some(d);
             }
-            let Some(status) = message.status else {
+            let Some(mut status) = message.status else {
                 continue;
             };
+            // A countdown ("Retrying in 5 seconds", "in 4 seconds"...) is one state, shown once.
+            if status.starts_with("Retrying in") {
+                engine_retried = true;
+                status = "Retrying".to_owned();
+            }
             if let Some(d) = digest_in_push_status(&status) {
                 digest.get_or_insert(d);
                 progress(PushLine::Info(&status));

@@ -30,6 +30,7 @@ async fn drive(
         expectations: &expectations,
         timeout,
         interval: Interval::default(),
+        ..Waiter::default()
     };
     let mut lines = Vec::new();
     let start = Instant::now();
@@ -155,8 +156,8 @@ async fn a_normal_rollout_ends_stable_and_prints_each_event_once() {
         1,
         "unchanged lines are not repeated"
     );
-    // Four 2 s intervals between five polls.
-    assert_eq!(run.elapsed, Duration::from_secs(8));
+    // Four 1 s intervals between five polls.
+    assert_eq!(run.elapsed, Duration::from_secs(4));
 }
 
 #[tokio::test(start_paused = true)]
@@ -265,7 +266,7 @@ async fn a_stuck_rollout_times_out_with_what_it_waited_for() {
             waiting_for,
             [(
                 "web".to_owned(),
-                "2 deployments, old tasks still draining".to_owned()
+                "1 of 2 tasks of web:12 running, 1 pending".to_owned()
             )]
         ),
         other => panic!("{other:?}"),
@@ -275,8 +276,8 @@ async fn a_stuck_rollout_times_out_with_what_it_waited_for() {
         "{:?}",
         run.elapsed
     );
-    // 2 s for the first 30 quiet seconds, then growing toward 15 s: fewer than the 31 polls of a fixed 2 s.
-    assert!(run.polls > 15 && run.polls < 25, "{} polls", run.polls);
+    // 1 s for the first 30 quiet seconds, then growing toward 15 s: fewer than the 61 polls of a fixed 1 s.
+    assert!(run.polls > 30 && run.polls < 45, "{} polls", run.polls);
 }
 
 #[tokio::test(start_paused = true)]
@@ -318,6 +319,7 @@ async fn ctrl_c_stops_waiting_with_the_last_state() {
         expectations: &expectations,
         timeout: MIN15,
         interval: Interval::Fixed(Duration::from_secs(5)),
+        ..Waiter::default()
     };
     let stuck = svc(vec![dep("PRIMARY", NEW, 2, 1, Some("IN_PROGRESS"))]);
     let outcome = waiter
@@ -335,4 +337,68 @@ async fn ctrl_c_stops_waiting_with_the_last_state() {
         matches!(&outcome, Outcome::Interrupted { services } if services.len() == 1),
         "{outcome:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_server_errors_is_survived_until_the_rollout_completes() {
+    let mut script = vec![Ok(svc(vec![
+        dep("PRIMARY", NEW, 1, 0, Some("IN_PROGRESS")),
+        dep("ACTIVE", OLD, 1, 1, Some("COMPLETED")),
+    ]))];
+    for _ in 0..6 {
+        script.push(Err(PollError::Transient(
+            "ServerException: 503 Service Unavailable".into(),
+        )));
+    }
+    script.push(Ok(svc(vec![dep("PRIMARY", NEW, 1, 1, Some("COMPLETED"))])));
+    let run = drive(script, expect(NEW), MIN15).await;
+    assert!(
+        matches!(run.outcome, Ok(Outcome::Stable { .. })),
+        "{:?}",
+        run.outcome
+    );
+    assert_eq!(run.polls, 8);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_cuts_a_poll_that_never_answers() {
+    let expectations = vec![("web".to_owned(), expect(NEW))];
+    let waiter = Waiter {
+        expectations: &expectations,
+        timeout: Duration::from_secs(5),
+        interval: Interval::default(),
+        ..Waiter::default()
+    };
+    let start = Instant::now();
+    let outcome = waiter
+        .run(
+            std::future::pending::<Result<Vec<ServiceSnapshot>, PollError>>,
+            |_, _| {},
+            std::future::pending(),
+        )
+        .await;
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
+    match outcome {
+        Ok(Outcome::TimedOut { last_error, .. }) => {
+            assert_eq!(last_error.as_deref(), Some("no answer within the timeout"))
+        }
+        other => panic!("{other:?}"),
+    }
+    // Errors until the deadline: the last one is named.
+    let errors = || async {
+        Err::<Vec<ServiceSnapshot>, _>(PollError::Transient("connection reset".into()))
+    };
+    let waiter = Waiter {
+        expectations: &expectations,
+        timeout: Duration::from_secs(10),
+        interval: Interval::default(),
+        ..Waiter::default()
+    };
+    match waiter.run(errors, |_, _| {}, std::future::pending()).await {
+        Ok(Outcome::TimedOut { last_error, .. }) => {
+            assert_eq!(last_error.as_deref(), Some("connection reset"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(waiter.retried.load(Ordering::Relaxed) >= 4);
 }

@@ -1,7 +1,11 @@
 """A minimal ECS emulator for what moto cannot do: services that roll out over time, fail, or roll back.
 
 It answers DescribeServices, UpdateService, DescribeTaskDefinition, ListTasks and DescribeTasks over
-awsJson1.1 on 127.0.0.1 (any other operation gets an empty object). Used by bench/wait_bench.py and by the
+awsJson1.1 on 127.0.0.1 (any other operation gets an empty object), and Elastic Load Balancing's
+DescribeTargetHealth (query protocol, XML) for the service's target group, whose one target fails its
+health check with a 404 as the seeds' did (moto cannot produce an unhealthy target). RegisterTaskDefinition
+echoes back everything it receives, fields unknown to any SDK included (moto drops those), so a test can
+prove what went over the wire. Used by bench/wait_bench.py and by the
 integration tests (`python ecs_emulator.py SCENARIO` prints its endpoint URL, then serves until stdin closes).
 
 Scenarios:
@@ -11,6 +15,9 @@ Scenarios:
             (failedTasks grows each poll, no circuit breaker); UpdateService back to OLD completes at once
   breaker   the service runs OLD; 2 s after UpdateService to NEW the circuit breaker rolls back to OLD,
             which a second later looks stable (one deployment, all running)
+  flaky     as `stable`, but DescribeServices answers HTTP 500 (ServerException) from its 2nd to its
+            7th call: a burst of server errors in the middle of a rollout that then completes
+  instant   the service runs OLD; UpdateService to NEW completes at once (a deploy at its API floor)
 """
 
 import json
@@ -23,6 +30,16 @@ ACCOUNT = "123456789012"
 OLD = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:11"
 NEW = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:12"
 SETTLE = 7.0
+TARGET_GROUP = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:targetgroup/web-tg/0123456789abcdef"
+TARGET_HEALTH = f"""<DescribeTargetHealthResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">
+<DescribeTargetHealthResult><TargetHealthDescriptions>
+<member><Target><Id>10.0.1.23</Id><Port>8080</Port></Target><HealthCheckPort>8080</HealthCheckPort>
+<TargetHealth><State>unhealthy</State><Reason>Target.ResponseCodeMismatch</Reason>
+<Description>Health checks failed with these codes: [404]</Description></TargetHealth></member>
+<member><Target><Id>10.0.1.24</Id><Port>8080</Port></Target><HealthCheckPort>8080</HealthCheckPort>
+<TargetHealth><State>healthy</State></TargetHealth></member>
+</TargetHealthDescriptions></DescribeTargetHealthResult>
+<ResponseMetadata><RequestId>emulator</RequestId></ResponseMetadata></DescribeTargetHealthResponse>"""
 
 
 def dep(status, td, desired, running, rollout, reason=None, failed=0):
@@ -53,6 +70,8 @@ class Scenario:
             rolled = [dep("PRIMARY", OLD, 2, 2, "IN_PROGRESS"),
                       dep("ACTIVE", NEW, 0, 0, "FAILED", "ECS deployment circuit breaker: tasks failed to start.")]
             return rolled[:1] if since > 3 else rolled
+        if self.kind == "instant":
+            return [dep("PRIMARY", self.current, 2, 2, "COMPLETED")]
         if self.kind == "failing":
             if self.current == NEW:
                 self.failed += 1
@@ -60,7 +79,7 @@ class Scenario:
             return [dep("PRIMARY", OLD, 2, 2, "COMPLETED")]
         if t < SETTLE:
             return [dep("PRIMARY", NEW, 2, 1, "IN_PROGRESS"), dep("ACTIVE", OLD, 2, 2, "COMPLETED")]
-        if self.kind == "stable":
+        if self.kind in ("stable", "flaky"):
             return [dep("PRIMARY", NEW, 2, 2, "COMPLETED")]
         rolled = [dep("PRIMARY", OLD, 2, 2, "COMPLETED"),
                   dep("ACTIVE", NEW, 0, 0, "FAILED", "ECS deployment circuit breaker: tasks failed to start.")]
@@ -73,7 +92,8 @@ class Scenario:
         return {"serviceName": "web", "serviceArn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/bench/web",
                 "status": "ACTIVE", "taskDefinition": primary["taskDefinition"], "desiredCount": 2,
                 "runningCount": primary["runningCount"], "pendingCount": 0, "deployments": deployments,
-                "deploymentController": {"type": "ECS"},
+                "deploymentController": {"type": "ECS"}, "launchType": "FARGATE",
+                "loadBalancers": [{"targetGroupArn": TARGET_GROUP, "containerName": "api", "containerPort": 8080}],
                 "events": [{"id": "e1", "createdAt": time.time() - 60, "message": "(service web) deployment started."}]}
 
     def update(self, request):
@@ -84,6 +104,8 @@ class Scenario:
 
 
 def task_definition(arn):
+    if ":" not in arn.rsplit("/", 1)[-1]:
+        arn = NEW  # a bare family: its latest revision
     family, revision = arn.rsplit("/", 1)[1].split(":")
     return {"taskDefinition": {
         "taskDefinitionArn": arn, "family": family, "revision": int(revision), "status": "ACTIVE",
@@ -91,6 +113,21 @@ def task_definition(arn):
                                   "logConfiguration": {"logDriver": "awslogs", "options": {
                                       "awslogs-group": "/ecs/web", "awslogs-region": "us-east-1",
                                       "awslogs-stream-prefix": "ecs"}}}]}}
+
+
+REVISIONS = {}
+CALLS = {}  # operation -> how many times it was called; GET /calls shows it (bench/deploy_bench)
+
+
+def register(request):
+    """Echoes the request as the registered revision, as ECS does with every field it accepts."""
+    td = dict(request)
+    tags = td.pop("tags", [])
+    family = td.get("family", "x")
+    REVISIONS[family] = REVISIONS.get(family, 0) + 1
+    td.update(taskDefinitionArn=f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/{family}:{REVISIONS[family]}",
+              revision=REVISIONS[family], status="ACTIVE")
+    return {"taskDefinition": td, "tags": tags}
 
 
 def serve(scenario):
@@ -102,14 +139,35 @@ def serve(scenario):
 
         def do_POST(self):
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if raw.startswith(b"Action="):
+                CALLS["elbv2"] = CALLS.get("elbv2", 0) + 1
+                return self.query(raw.decode())
             request = json.loads(raw or b"{}")
             op = self.headers.get("X-Amz-Target", "").split(".")[-1]
+            CALLS[op] = CALLS.get(op, 0) + 1
+            if op == "DescribeServices" and scenario.kind == "flaky" and 2 <= CALLS[op] <= 7:
+                data = json.dumps({"__type": "ServerException", "message": "emulated 500"}).encode()
+                self.send_response(500)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             if op == "DescribeServices":
                 body = {"services": [scenario.service()], "failures": []}
             elif op == "UpdateService":
                 body = scenario.update(request)
             elif op == "DescribeTaskDefinition":
                 body = task_definition(request.get("taskDefinition", NEW))
+            elif op == "RegisterTaskDefinition":
+                body = register(request)
+            elif op == "GetAuthorizationToken":
+                # An expired token (ECR's are valid 12 hours), for the client's expiry check.
+                body = {"authorizationData": [{
+                    "authorizationToken": "QVdTOjEyMzQ1Njc4OTAxMi1hdXRoLXRva2Vu", "expiresAt": 1420070400,
+                    "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"}]}
+            elif op == "DeregisterTaskDefinition":
+                body = {"taskDefinition": {"taskDefinitionArn": request.get("taskDefinition"), "status": "INACTIVE"}}
             elif op == "ListTasks":
                 body = {"taskArns": []}
             elif op == "DescribeTasks":
@@ -119,6 +177,25 @@ def serve(scenario):
             data = json.dumps(body).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            data = json.dumps(CALLS).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def query(self, form):
+            if "Action=DescribeTargetHealth" in form:
+                data, status = TARGET_HEALTH.encode(), 200
+            else:
+                data, status = b"<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>", 400
+            self.send_response(status)
+            self.send_header("Content-Type", "text/xml")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -63,3 +63,27 @@ fn a_missing_region_is_bad_input_naming_the_fix() {
         .expect_code(2)
         .stderr_has("no AWS region: pass --region");
 }
+
+#[test]
+fn completions_man_and_version_come_from_the_command_tree() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let run = ecs_ship_run(&["completions", shell]).expect_code(0);
+        assert!(
+            run.stdout.contains("release") && run.stdout.contains("rehearse"),
+            "{shell} completions lack subcommands"
+        );
+    }
+    ecs_ship_run(&["completions", "tcsh"]).expect_code(2);
+    ecs_ship_run(&["man"])
+        .expect_code(0)
+        .stdout_has(".TH ecs-ship 1");
+    let version = ecs_ship_run(&["--version"]).expect_code(0);
+    assert!(
+        version
+            .stdout
+            .starts_with(&format!("ecs-ship {}\n", env!("CARGO_PKG_VERSION")))
+    );
+    for needle in ["commit ", "aws-sdk-ecs 1.157.0", "bollard "] {
+        assert!(version.stdout.contains(needle), "{}", version.stdout);
+    }
+}

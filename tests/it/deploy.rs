@@ -369,7 +369,9 @@ fn rollback_on_failure_returns_the_service_to_its_previous_revision_and_still_ex
         .stderr_has(&format!("updated service `web` to {NEW} (was {OLD})"))
         .stderr_has(&format!("rolling back service `web` to {OLD}"))
         .stderr_has("2 tasks of web:12 failed")
-        .stderr_has(&format!("rolled back to {OLD}, which is stable"));
+        .stderr_has(&format!("rolled back to {OLD}, which is stable"))
+        // The load balancer's view, from the emulator's DescribeTargetHealth (moto cannot fail one).
+        .stdout_has("target group web-tg: 1 of 2 targets healthy: 10.0.1.23:8080 unhealthy (Target.ResponseCodeMismatch: Health checks failed with these codes: [404])");
 
     // Without the flag the service is left on the failing revision, and the exit code is the same.
     deploy(&[])
@@ -412,4 +414,25 @@ fn a_circuit_breaker_rollback_fails_the_deploy_and_is_not_rolled_back_again() {
         "no second rollback: {}",
         run.stderr
     );
+}
+
+#[test]
+fn status_shows_target_health_with_elb_reasons() {
+    // "failing" runs the old revision until an UpdateService, which status never sends.
+    let Some(emulator) = emulator("failing") else {
+        return;
+    };
+    let mut cmd = ecs_ship();
+    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+        "status",
+        "--cluster",
+        "c",
+        "--service",
+        "web",
+    ]);
+    run(&mut cmd)
+        .expect_code(0)
+        .stdout_has("web: ACTIVE, 2 desired")
+        .stdout_has("revision    web:11 (the family's latest is web:12)")
+        .stdout_has("target group web-tg: 1 of 2 targets healthy: 10.0.1.23:8080 unhealthy (Target.ResponseCodeMismatch: Health checks failed with these codes: [404])");
 }

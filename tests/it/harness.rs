@@ -42,6 +42,10 @@ fn reachable_unix(host: &str) -> bool {
 }
 
 /// Fails under CI, skips (returns false) on a local run.
+pub fn require_service(name: &str, up: bool, where_: &str) -> bool {
+    require(name, up, where_)
+}
+
 fn require(name: &str, up: bool, where_: &str) -> bool {
     if up {
         return true;
@@ -297,4 +301,181 @@ pub fn manifest_cutting_proxy(target: String) -> String {
         }
     });
     addr
+}
+
+/// The example service's world in moto, as `ci/demo` makes it: a copy of examples/vendor0919-api
+/// whose task definition has a family of its own, a cluster, and service `vendor0919-service`
+/// running revision 1 of it (no logConfiguration, as the seeds' ran).
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub family: String,
+    pub cluster: String,
+    pub service: String,
+}
+
+impl World {
+    pub fn context(&self) -> String {
+        self.dir.path().join("app").to_string_lossy().into_owned()
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+}
+
+/// Copies the example into a temporary directory, with `edit` applied to its task definition.
+pub fn example(edit: impl FnOnce(&mut serde_json::Value)) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/vendor0919-api");
+    let app = dir.path().join("app");
+    for entry in walkdir::WalkDir::new(&src) {
+        let entry = entry.unwrap();
+        let to = app.join(entry.path().strip_prefix(&src).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+    let family = unique("vendor0919-task");
+    let path = app.join("taskdef.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc["family"] = family.clone().into();
+    edit(&mut doc);
+    std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    (dir, family)
+}
+
+pub fn python() -> String {
+    var_or(
+        "ECS_SHIP_TEST_PYTHON",
+        "/var/tmp/ecs-ship-stack/venv/bin/python",
+    )
+}
+
+/// The example's world in moto (see `World`).
+pub fn world() -> World {
+    let (dir, family) = example(|_| {});
+    let cluster = unique("vendor0919-cluster");
+    let service = "vendor0919-service".to_owned();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/demo_world.py");
+    let out = Command::new(python())
+        .args([
+            script,
+            &moto_url(),
+            &cluster,
+            &service,
+            dir.path().join("app/taskdef.json").to_str().unwrap(),
+        ])
+        .output()
+        .expect("python runs ci/demo_world.py");
+    assert!(
+        out.status.success(),
+        "ci/demo_world.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    World {
+        dir,
+        family,
+        cluster,
+        service,
+    }
+}
+
+/// Accepts connections with `accept` (non-blocking) and holds them unanswered for two minutes at
+/// most, then goes away.
+fn hold<S: Send + 'static>(mut accept: impl FnMut() -> std::io::Result<S> + Send + 'static) {
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(120) {
+            match accept() {
+                Ok(stream) => held.push(stream),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+}
+
+/// A TCP server on loopback that accepts connections and never answers (a stalled proxy, a
+/// black-holed endpoint).
+pub fn black_hole() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    hold(move || listener.accept().map(|(s, _)| s));
+    addr
+}
+
+/// A unix socket that accepts connections and never answers: a hung Docker engine.
+pub fn black_hole_socket(dir: &std::path::Path) -> String {
+    let path = dir.join("hung.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    hold(move || listener.accept().map(|(s, _)| s));
+    format!("unix://{}", path.display())
+}
+
+/// Runs `cmd`, and returns how it ended and how long it took.
+pub fn timed(cmd: &mut Command) -> (Run, Duration) {
+    let start = std::time::Instant::now();
+    let run = run(cmd);
+    (run, start.elapsed())
+}
+
+/// Starts `cmd`, waits until its stderr shows `marker`, sends `signal` (e.g. "-TERM"), and returns
+/// how it ended.
+pub fn signalled(cmd: &mut Command, marker: &str, signal: &str) -> Run {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+            let _ = tx.send(String::from_utf8_lossy(&all).into_owned());
+        }
+    });
+    let start = std::time::Instant::now();
+    let mut seen = String::new();
+    while !seen.contains(marker) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never saw {marker:?} in:\n{seen}"
+        );
+        if let Ok(s) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen = s;
+        }
+    }
+    Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let status = child.wait().unwrap();
+    while let Ok(s) = rx.recv_timeout(Duration::from_millis(500)) {
+        seen = s;
+    }
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr: seen,
+    }
 }

@@ -476,3 +476,99 @@ async fn ecr_repositories_are_created_and_ecr_digests_verified_against_moto() {
         .expect_code(3)
         .stderr_has("image tag `v2` not found");
 }
+
+/// At trace level the SDK logs GetAuthorizationToken's whole response before ecs-ship sees the token:
+/// no level may print it. (The engine here is absent, so nothing is pushed anywhere.)
+#[test]
+fn the_ecr_token_never_reaches_the_output_even_at_trace() {
+    if !require_moto() {
+        return;
+    }
+    use base64::Engine as _;
+    // moto's token for the stack's account: base64 of AWS:<password>.
+    let password = format!("{ACCOUNT}-auth-token");
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
+    let repo = format!(
+        "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{}",
+        unique("redact")
+    );
+    let mut cmd = ecs_ship();
+    cmd.env("ECS_SHIP_LOG", "trace")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args([
+            "push",
+            "--repository",
+            &repo,
+            "--tag",
+            "t1",
+            "--create-repository",
+        ]);
+    let run = run(&mut cmd).expect_code(3).stderr_has("no Docker engine");
+    assert!(
+        run.stderr.contains("GetAuthorizationToken"),
+        "the trace shows the call: {}",
+        run.stderr.len()
+    );
+    for secret in [token.as_str(), password.as_str()] {
+        assert!(
+            !run.stderr.contains(secret) && !run.stdout.contains(secret),
+            "the ECR token reached the output at trace level"
+        );
+    }
+}
+
+/// A file name that is not UTF-8 is refused with its path, not renamed silently; excluded, it is fine.
+#[test]
+fn a_non_utf8_file_name_in_the_context_is_refused_unless_excluded() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = context(&[("Dockerfile", "FROM busybox:stable\n")]);
+    let name = std::ffi::OsStr::from_bytes(b"bad-\xff-name.txt");
+    std::fs::write(dir.path().join(name), "x").unwrap();
+    let state = dir.path().join("state.json");
+    let args = [
+        "build",
+        "--context",
+        dir.path().to_str().unwrap(),
+        "--repository",
+        "r/x",
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    let mut cmd = ecs_ship();
+    cmd.env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(args);
+    run(&mut cmd)
+        .expect_code(2)
+        .stderr_has("is not UTF-8: rename it, or exclude it in .dockerignore");
+    std::fs::write(dir.path().join(".dockerignore"), "bad-*\n").unwrap();
+    let mut cmd = ecs_ship();
+    cmd.env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(args);
+    // Past the context: the missing engine is what stops it now.
+    run(&mut cmd).expect_code(3).stderr_has("no Docker engine");
+}
+
+/// A state path that cannot be written is found before anything is built or pushed.
+#[test]
+fn an_unwritable_state_path_is_refused_before_the_build() {
+    let dir = context(&[("Dockerfile", "FROM busybox:stable\n")]);
+    let state_dir = dir.path().join("state-is-a-dir");
+    std::fs::create_dir(&state_dir).unwrap();
+    for command in ["build", "push"] {
+        let mut cmd = ecs_ship();
+        cmd.env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .args([
+                command,
+                "--state",
+                state_dir.to_str().unwrap(),
+                "--repository",
+                "r/x",
+            ]);
+        if command == "build" {
+            cmd.args(["--context", dir.path().to_str().unwrap()]);
+        }
+        run(&mut cmd)
+            .expect_code(2)
+            .stderr_has("is a directory: pass --state with a file path");
+    }
+}

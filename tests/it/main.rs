@@ -3,8 +3,13 @@
 
 mod harness;
 
+mod ci_outputs;
 mod cli;
 mod deploy;
 mod doctor;
+mod ecr;
+mod faults;
 mod images;
+mod rehearse;
+mod release;
 mod taskdef;

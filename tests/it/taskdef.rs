@@ -389,6 +389,30 @@ async fn bad_input_is_refused_and_nothing_is_registered() {
         "env.json",
         &good.replace("x:1", "x:${ECS_SHIP_TEST_UNSET_VARIABLE}"),
     );
+    let duplicate = write(
+        "duplicate.json",
+        &good.replace(
+            "\"image\": \"y:1\"",
+            "\"image\": \"y:1\", \"image\": \"z:1\"",
+        ),
+    );
+    let too_large = write(
+        "large.json",
+        &good.replace(
+            "\"image\": \"y:1\"",
+            &format!(
+                "\"image\": \"y:1\", \"command\": [\"{}\"]",
+                "x".repeat(70_000)
+            ),
+        ),
+    );
+    let huge = dir.path().join("huge.json");
+    std::fs::write(&huge, " ".repeat(2 * 1024 * 1024)).unwrap();
+    let huge = huge.to_str().unwrap().to_owned();
+    let empty_enum = write(
+        "enum.json",
+        &good.replace("\"family\"", "\"pidMode\": \"\", \"family\""),
+    );
     let good = write("good.json", &good);
     let missing_revision = format!("{family}:99");
 
@@ -407,7 +431,32 @@ async fn bad_input_is_refused_and_nothing_is_registered() {
         (
             vec!["--file", &unknown],
             2,
-            "unknown field `$.containerDefinitions[1].imagee`".into(),
+            "unknown field `$.containerDefinitions[1].imagee`: did you mean `image`?".into(),
+        ),
+        (
+            vec!["--file", &duplicate],
+            2,
+            "`$.containerDefinitions[1].image` is given twice".into(),
+        ),
+        (
+            vec!["--file", &too_large, "--dry-run"],
+            2,
+            "ECS accepts at most 65536 (64 KiB)".into(),
+        ),
+        (
+            vec!["--file", &huge],
+            2,
+            "bytes: not a task definition".into(),
+        ),
+        (
+            vec!["--file", &empty_enum, "--strict"],
+            2,
+            "empty value at `$.pidMode`".into(),
+        ),
+        (
+            vec!["--cluster", "", "--service", "web"],
+            2,
+            "must not be empty".into(),
         ),
         (
             vec!["--file", &wrong_type],
@@ -551,4 +600,168 @@ fn render_from_a_file_works_offline() {
     crate::harness::run(&mut cmd)
         .expect_code(2)
         .stderr_has("no region for `awslogs-region` of container `api`");
+}
+
+/// A field newer than the SDK's model: carried into the request (the emulator echoes what it
+/// received, so registering proves it was sent), refused under --strict, and caught by the read-back
+/// when ECS drops it (moto drops every field it does not know): that revision is deregistered.
+#[tokio::test]
+async fn fields_newer_than_the_model_are_carried_and_proven_kept() {
+    if !require_moto() {
+        return;
+    }
+    let family = unique("carry");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("td.json");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"family": "{family}", "pidMode": "", "newSandboxPolicy": {{"mode": "strict"}},
+              "containerDefinitions": [{{"name": "api", "image": "r/api:1", "memory": 64, "gpuSharing": true,
+                "logConfiguration": {{"logDriver": "none"}}}}]}}"#
+        ),
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+
+    // Rendered with the carried fields, a warning for each, the empty enum dropped and listed.
+    let rendered = ecs_ship_run(&["taskdef", "render", "--file", file])
+        .expect_code(0)
+        .stderr_has("`$.newSandboxPolicy` is not in this ecs-ship's ECS model (aws-sdk-ecs 1.157): passed through")
+        .stderr_has("`$.containerDefinitions[0].gpuSharing` is not in this ecs-ship's ECS model")
+        .stderr_has("value \"none\" at `$.containerDefinitions[0].logConfiguration.logDriver`")
+        .stderr_has("dropped empty `$.pidMode`");
+    let rendered: Value = serde_json::from_str(&rendered.stdout).unwrap();
+    assert_eq!(rendered["newSandboxPolicy"]["mode"], "strict");
+    assert_eq!(rendered["containerDefinitions"][0]["gpuSharing"], true);
+    assert!(rendered.get("pidMode").is_none());
+    ecs_ship_run(&["taskdef", "render", "--file", file, "--strict"])
+        .expect_code(2)
+        .stderr_has("empty value at `$.pidMode`");
+
+    // Sent over the wire: the emulator echoes it back, so the read-back passes.
+    let Some(emulator) = emulator("failing") else {
+        return;
+    };
+    let mut cmd = ecs_ship();
+    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+        "taskdef",
+        "register",
+        "--file",
+        file,
+        "--no-create-log-group",
+    ]);
+    run(&mut cmd)
+        .expect_code(0)
+        .stdout_has(&format!("task-definition/{family}:1"));
+
+    // moto keeps none of them: the read-back catches it and the revision is deregistered.
+    ecs_ship_run(&["taskdef", "register", "--file", file])
+        .expect_code(2)
+        .stderr_has("ECS did not keep `$.containerDefinitions[0].gpuSharing`, `$.newSandboxPolicy`")
+        .stderr_has("was deregistered");
+    let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
+    let td = ecs
+        .describe_task_definition()
+        .task_definition(format!("{family}:1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        td.task_definition().unwrap().status().unwrap().as_str(),
+        "INACTIVE"
+    );
+}
+
+/// The render-task-definition template form: an empty or missing image, filled by --image.
+#[test]
+fn image_fills_a_missing_or_empty_image() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, container) in [
+        ("empty.json", r#"{"name": "api", "image": ""}"#),
+        ("missing.json", r#"{"name": "api"}"#),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!(r#"{{"family": "tpl", "containerDefinitions": [{container}]}}"#),
+        )
+        .unwrap();
+        let file = path.to_str().unwrap();
+        let run = ecs_ship_run(&[
+            "taskdef",
+            "render",
+            "--file",
+            file,
+            "--image",
+            "api=r/api:2",
+        ])
+        .expect_code(0);
+        assert!(
+            run.stdout.contains("\"image\": \"r/api:2\""),
+            "{}",
+            run.stdout
+        );
+        ecs_ship_run(&["taskdef", "render", "--file", file])
+            .expect_code(2)
+            .stderr_has("missing required field `$.containerDefinitions[0].image`");
+    }
+}
+
+/// Secret-looking values never reach the output of a dry run or a diff unless --show-values.
+#[test]
+fn secret_values_are_masked_in_dry_runs_and_diffs() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, password: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"family": "masked", "containerDefinitions": [{{"name": "api", "image": "r:1",
+                  "environment": [{{"name": "DB_PASSWORD", "value": "{password}"}},
+                                  {{"name": "AWS_ACCESS_KEY_ID", "value": "AKIAIOSFODNN7EXAMPLE"}},
+                                  {{"name": "PORT", "value": "8080"}}]}}]}}"#
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let a = write("a.json", "hunter2-old");
+    let b = write("b.json", "hunter2-new");
+    let run = ecs_ship_run(&["taskdef", "diff", &a, &b]).expect_code(0);
+    for secret in ["hunter2-old", "hunter2-new", "AKIAIOSFODNN7EXAMPLE"] {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{secret} in:\n{}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    assert!(
+        run.stdout.contains("*** (11 chars, sha256 "),
+        "{}",
+        run.stdout
+    );
+    ecs_ship_run(&["taskdef", "diff", &a, &b, "--show-values"])
+        .expect_code(0)
+        .stdout_has("hunter2-new");
+    if !require_moto() {
+        return;
+    }
+    let run = ecs_ship_run(&[
+        "taskdef",
+        "register",
+        "--file",
+        &b,
+        "--dry-run",
+        "--output",
+        "json",
+    ])
+    .expect_code(0);
+    assert!(
+        !run.stdout.contains("hunter2-new") && !run.stderr.contains("hunter2-new"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\"8080\""));
 }

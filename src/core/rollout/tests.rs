@@ -223,6 +223,99 @@ fn progress_prints_new_events_once_and_changed_deployment_lines() {
 }
 
 #[test]
-fn awslogs_streams_are_named_as_ecs_names_them() {
-    assert_eq!(awslogs_stream("ecs", "api", "0123abcd"), "ecs/api/0123abcd");
+fn each_wait_end_gives_each_service_its_verdict() {
+    let cases = [
+        (WaitEnd::Stable, None, ServiceVerdict::Stable, None),
+        (WaitEnd::Stable, Some("x"), ServiceVerdict::Stable, None),
+        (
+            WaitEnd::Failed,
+            Some("rolled back"),
+            ServiceVerdict::Failed,
+            Some("rolled back"),
+        ),
+        (WaitEnd::Failed, None, ServiceVerdict::InProgress, None),
+        (
+            WaitEnd::TimedOut,
+            Some("1 of 2 running"),
+            ServiceVerdict::TimedOut,
+            Some("1 of 2 running"),
+        ),
+        (WaitEnd::TimedOut, None, ServiceVerdict::InProgress, None),
+        (
+            WaitEnd::Interrupted,
+            None,
+            ServiceVerdict::Interrupted,
+            None,
+        ),
+    ];
+    for (end, failing, verdict, reason) in cases {
+        assert_eq!(
+            service_verdict(end, failing),
+            (verdict, reason.map(str::to_owned)),
+            "{end:?} {failing:?}"
+        );
+    }
+    assert!(ServiceVerdict::TimedOut.needs_diagnosis());
+    assert!(!ServiceVerdict::Interrupted.needs_diagnosis());
+}
+
+#[test]
+fn only_the_ecs_controller_is_deployable() {
+    for (controller, ok) in [
+        ("ECS", true),
+        ("", true),
+        ("CODE_DEPLOY", false),
+        ("EXTERNAL", false),
+    ] {
+        let got = check_controller("web", controller);
+        assert_eq!(got.is_ok(), ok, "{controller}");
+        if let Err(message) = got {
+            assert!(
+                message.contains(&format!("the {controller} deployment controller")),
+                "{message}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_rollback_plan_never_redeploys_what_already_ran() {
+    let cases = [
+        (NEW, OLD, NEW, RollbackPlan::RollBackTo(OLD.into())),
+        (NEW, OLD, OLD, RollbackPlan::AlreadyRolledBack),
+        (NEW, NEW, NEW, RollbackPlan::NothingToRollBackTo),
+        (NEW, OLD, OTHER, RollbackPlan::RollBackTo(OLD.into())),
+    ];
+    for (deployed, previous, current, plan) in cases {
+        assert_eq!(
+            rollback_plan(deployed, previous, current),
+            plan,
+            "{deployed} {previous} {current}"
+        );
+    }
+}
+
+#[test]
+fn an_unfinished_rollout_says_what_the_new_deployment_lacks() {
+    let mut never_started = dep("PRIMARY", NEW, 2, 0, Some("IN_PROGRESS"));
+    never_started.failed_tasks = 3;
+    let cases = [
+        (
+            vec![never_started, dep("ACTIVE", OLD, 2, 2, Some("COMPLETED"))],
+            "0 of 2 tasks of web:12 running, 2 pending, 3 failed",
+        ),
+        (
+            vec![
+                dep("PRIMARY", NEW, 2, 2, Some("IN_PROGRESS")),
+                dep("ACTIVE", OLD, 2, 2, Some("COMPLETED")),
+            ],
+            "web:12 is running; 1 older deployment(s) still draining",
+        ),
+    ];
+    for (deployments, want) in cases {
+        assert_eq!(
+            verdict(&svc(deployments), &expect(NEW)),
+            Verdict::InProgress(want.into())
+        );
+    }
 }

@@ -432,12 +432,15 @@ fn the_describe_codec_output_reads_back_as_the_same_document() {
     let mut td = from_describe_output(&out).unwrap();
     clean(&mut td);
     // The codec adds model defaults the document left out; every field of the fixture survives.
+    let mut unknown = Vec::new();
     compare(
         &Value::Object(load(text)),
         &Value::Object(td),
         &mut Vec::new(),
+        &mut unknown,
     )
     .unwrap();
+    assert_eq!(unknown, []);
 }
 
 #[test]
@@ -455,4 +458,143 @@ fn equivalence_sets_aside_what_ecs_fills_in() {
         r#"{"family": "f", "containerDefinitions": [{"name": "a", "image": "x", "cpu": 256}]}"#,
     );
     assert!(!equivalent(&file, &with_cpu));
+}
+
+fn lenient(text: &str) -> Result<Checked, TaskdefError> {
+    check_with(
+        &parse(text).unwrap(),
+        CheckOptions {
+            strict: false,
+            require_images: true,
+        },
+    )
+}
+
+#[test]
+fn unknown_keys_and_values_are_carried_unless_they_are_near_misses() {
+    // Carried: names no known member is close to; values no known value is close to.
+    let text = r#"{"family": "f", "newSandboxPolicy": {"mode": "x"}, "pidMode": "sandbox",
+        "containerDefinitions": [{"name": "a", "image": "r:1", "gpuSharing": true,
+          "logConfiguration": {"logDriver": "none"}}]}"#;
+    let checked = lenient(text).unwrap();
+    let carried: Vec<(String, CarriedKind)> = checked
+        .carried
+        .iter()
+        .map(|c| (c.path.to_string(), c.kind))
+        .collect();
+    assert_eq!(
+        carried,
+        [
+            (
+                "$.containerDefinitions[0].gpuSharing".to_owned(),
+                CarriedKind::Key
+            ),
+            ("$.newSandboxPolicy".to_owned(), CarriedKind::Key),
+            ("$.pidMode".to_owned(), CarriedKind::EnumValue),
+            (
+                "$.containerDefinitions[0].logConfiguration.logDriver".to_owned(),
+                CarriedKind::EnumValue
+            ),
+        ]
+    );
+    // The request body carries them at their paths.
+    let body = request_body(&checked);
+    assert_eq!(body["newSandboxPolicy"], json!({"mode": "x"}));
+    assert_eq!(body["containerDefinitions"][0]["gpuSharing"], json!(true));
+    assert_eq!(body["pidMode"], json!("sandbox"));
+
+    // Strict refuses each of them, as before.
+    assert!(matches!(
+        check_text(text),
+        Err(TaskdefError::UnknownField { .. })
+    ));
+
+    // Near misses are typos, refused with a suggestion even when not strict.
+    let cases = [
+        (
+            with(&["containerDefinitions", "0", "imagee"], json!("x")),
+            "unknown field `$.containerDefinitions[0].imagee`: did you mean `image`?",
+        ),
+        (
+            with(&["famly"], json!("x")),
+            "unknown field `$.famly`: did you mean `family`?",
+        ),
+        (
+            with(&["networkMode"], json!("awsvpcc")),
+            "unknown value `awsvpcc` at `$.networkMode`: did you mean `awsvpc`?",
+        ),
+        (
+            with(
+                &["containerDefinitions", "0", "logConfiguration"],
+                json!({"logDriver": "awslog"}),
+            ),
+            "did you mean `awslogs`?",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = lenient(&text).unwrap_err().to_string();
+        assert!(err.contains(want), "{err}\nwant {want}");
+    }
+}
+
+#[test]
+fn empty_enum_values_are_dropped_and_images_may_wait_for_image() {
+    let mut td = parse(
+        r#"{"family": "f", "pidMode": "", "ipcMode": "", "networkMode": "awsvpc",
+            "containerDefinitions": [{"name": "a", "image": "",
+              "portMappings": [{"containerPort": 80, "appProtocol": ""}]}]}"#,
+    )
+    .unwrap();
+    let dropped: Vec<String> = drop_empty_enums(&mut td)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        dropped,
+        [
+            "$.pidMode",
+            "$.ipcMode",
+            "$.containerDefinitions[0].portMappings[0].appProtocol"
+        ]
+    );
+    assert_eq!(td.get("networkMode"), Some(&json!("awsvpc")));
+    // An empty image is fine until images are required (after --image).
+    let loose = CheckOptions {
+        strict: true,
+        require_images: false,
+    };
+    assert!(check_with(&td, loose).is_ok());
+    let err = check(&td).unwrap_err().to_string();
+    assert!(
+        err.contains("missing required field `$.containerDefinitions[0].image`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_keys_a_bom_and_size_are_handled() {
+    let dup =
+        r#"{"family": "f", "containerDefinitions": [{"name": "a", "image": "x", "image": "y"}]}"#;
+    assert_eq!(
+        parse(dup).unwrap_err().to_string(),
+        "`$.containerDefinitions[0].image` is given twice: JSON parsers keep one of the two silently, so remove the other"
+    );
+    assert!(
+        parse(r#"{"family": "f", "family": "g"}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("`$.family`")
+    );
+    let bom = "\u{feff}{\"family\": \"f\", \"containerDefinitions\": [{\"name\": \"a\", \"image\": \"x\"}]}";
+    assert_eq!(parse(bom).unwrap()["family"], "f");
+    let big = format!(
+        r#"{{"family": "f", "containerDefinitions": [{{"name": "a", "image": "x", "command": ["{}"]}}]}}"#,
+        "x".repeat(70 * 1024)
+    );
+    let checked = lenient(&big).unwrap();
+    assert!(matches!(
+        check_size(&checked),
+        Err(TaskdefError::TooLarge { .. })
+    ));
+    assert!(check_size(&lenient(bom).unwrap()).is_ok());
 }

@@ -1,0 +1,685 @@
+//! The command-line tree. Doc comments here are the `--help` text; every flag a CI job sets
+//! can also come from an environment variable (`env = "..."`).
+//!
+//! Each subcommand's own options live beside its code in `commands/`; groups of flags several
+//! subcommands share live in `shared`. Everything here is turned into the plain option types of the
+//! layers below (`AwsOptions`, `output::Format`, ...) before it leaves this module.
+
+pub mod shared;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::aws::AwsOptions;
+use crate::commands;
+use crate::error::EXIT_CODE_TABLE;
+use crate::output::{self, Output, Verbosity};
+
+/// `--version`: the version, the commit and its date, and what it was built with.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit ",
+    env!("ECS_SHIP_GIT_COMMIT"),
+    " (",
+    env!("ECS_SHIP_COMMIT_DATE"),
+    ")\naws-sdk-ecs ",
+    env!("ECS_SHIP_SDK_ECS_VERSION"),
+    ", aws-config ",
+    env!("ECS_SHIP_SDK_CONFIG_VERSION"),
+    ", bollard ",
+    env!("ECS_SHIP_BOLLARD_VERSION"),
+);
+
+/// Ship a container image to Amazon ECS: build, push, pin by digest, register a cleaned task
+/// definition, deploy and wait until the service is stable on it - or fail fast with the reason.
+#[derive(Debug, Parser)]
+#[command(name = "ecs-ship", version, long_version = LONG_VERSION, after_help = EXIT_CODE_TABLE, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build an image through the Docker Engine API, tagged with the UTC timestamp and git sha.
+    Build(Box<commands::build::BuildArgs>),
+    /// Push the built image to ECR or any registry and record its verified digest.
+    Push(commands::push::PushArgs),
+    /// Resolve repo:tag to repo@sha256:... (verified against the manifest bytes) without pulling.
+    Digest(commands::digest::DigestArgs),
+    /// Write CodePipeline's imagedefinitions.json (and imageDetail.json).
+    Imagedefs(commands::imagedefs::ImagedefsArgs),
+    /// Check what this step will talk to: the Docker engine, AWS (region, endpoint, identity) and,
+    /// with --cluster/--service, the service and the revision it runs.
+    Doctor(commands::doctor::DoctorArgs),
+    /// Render, register or diff a cleaned task definition.
+    #[command(subcommand)]
+    Taskdef(commands::taskdef::TaskdefCommand),
+    /// Register the task definition, update the service to that exact revision, and wait until it is
+    /// stable on it - or fail with the reason.
+    Deploy(Box<commands::deploy::DeployArgs>),
+    /// Wait until services are stable on their expected revision, or fail fast with the reason.
+    Wait(commands::wait::WaitArgs),
+    /// The release in one command: build, push (verified digest), imagedefinitions.json, register
+    /// (pinned by digest, logs guaranteed), update the service and wait - one line per step.
+    Release(Box<commands::release::ReleaseArgs>),
+    /// Where services stand: deployments, the revision and the family's latest, each container's
+    /// image digest and log group, recent ECR images, load balancer target health, last events.
+    Status(commands::status::StatusArgs),
+    /// Rehearse a release locally, changing nothing in AWS: build, render and diff the task
+    /// definition, run the container as ECS would and wait until it is healthy; then remove it.
+    Rehearse(Box<commands::rehearse::RehearseArgs>),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
+    Completions(commands::completions::CompletionsArgs),
+    /// Print the manual page (roff): `ecs-ship man > ecs-ship.1`.
+    Man,
+}
+
+/// Flags every subcommand takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// AWS region (else the profile's region).
+    #[arg(long, global = true, env = "AWS_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS shared-config profile.
+    #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Send every AWS call to this endpoint (an emulator, a VPC endpoint). Without it the SDK's own
+    /// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> variables apply.
+    #[arg(long, global = true, env = "ECS_SHIP_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Attempts per AWS call, retries with backoff included (standard retry mode).
+    #[arg(long, global = true, env = "AWS_MAX_ATTEMPTS", value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+
+    /// How long connecting to an AWS endpoint may take.
+    #[arg(long, global = true, env = "ECS_SHIP_CONNECT_TIMEOUT", value_name = "DURATION",
+          default_value = "3s", value_parser = shared::parse_duration)]
+    pub connect_timeout: std::time::Duration,
+
+    /// How long one attempt of an AWS call may take, answer included (retries get their own).
+    #[arg(long, global = true, env = "ECS_SHIP_CALL_TIMEOUT", value_name = "DURATION",
+          default_value = "30s", value_parser = shared::parse_duration)]
+    pub call_timeout: std::time::Duration,
+
+    /// How long the Docker engine may send nothing during a build or push before it is given up.
+    #[arg(long, global = true, env = "ECS_SHIP_IDLE_TIMEOUT", value_name = "DURATION",
+          default_value = "10m", value_parser = shared::parse_duration)]
+    pub idle_timeout: std::time::Duration,
+
+    /// Docker engine to use: unix:///path/to/docker.sock or tcp://host:port.
+    #[arg(long, global = true, env = "DOCKER_HOST", value_name = "URL")]
+    pub docker_host: Option<String>,
+
+    /// Format of the results on stdout: text, json, or env (`ECS_SHIP_IMAGE='...'` lines to `eval`).
+    /// Progress and logs always go to stderr.
+    #[arg(long, global = true, env = "ECS_SHIP_OUTPUT", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Also write the results as `ECS_SHIP_IMAGE='...'` lines to this file (for CodeBuild's
+    /// `exported-variables`, or `source` in a later step).
+    #[arg(long, global = true, env = "ECS_SHIP_ENV_FILE", value_name = "PATH")]
+    pub env_file: Option<std::path::PathBuf>,
+
+    /// More detail on stderr (-v debug, -vv trace of ecs-ship itself).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Less on stderr: only warnings and errors.
+    #[arg(short, long, global = true, action = ArgAction::SetTrue)]
+    pub quiet: bool,
+
+    /// Print secret-looking values (environment values named *KEY*, *TOKEN*, *SECRET*, *PASSWORD*...,
+    /// values shaped like access keys or tokens) in clear in diffs and dry runs, instead of `***`.
+    #[arg(long, global = true)]
+    pub show_values: bool,
+
+    /// Colour on stderr.
+    #[arg(long, global = true, env = "ECS_SHIP_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+impl GlobalArgs {
+    pub fn aws_options(&self) -> AwsOptions {
+        AwsOptions {
+            region: self.region.clone().filter(|r| !r.is_empty()),
+            profile: self.profile.clone().filter(|p| !p.is_empty()),
+            endpoint_url: self.endpoint_url.clone().filter(|u| !u.is_empty()),
+            max_attempts: self.max_attempts,
+            connect_timeout: self
+                .connect_timeout
+                .max(std::time::Duration::from_millis(100)),
+            attempt_timeout: self.call_timeout.max(std::time::Duration::from_secs(1)),
+        }
+    }
+
+    pub fn verbosity(&self) -> Verbosity {
+        Verbosity {
+            quiet: self.quiet,
+            verbose: self.verbose,
+        }
+    }
+
+    pub fn output(&self) -> Output {
+        let format = match self.output {
+            OutputFormat::Text => output::Format::Text,
+            OutputFormat::Json => output::Format::Json,
+            OutputFormat::Env => output::Format::Env,
+        };
+        let color = match self.color {
+            ColorChoice::Auto => output::Color::Auto,
+            ColorChoice::Always => output::Color::Always,
+            ColorChoice::Never => output::Color::Never,
+        };
+        let mut out = Output::new(format, color, self.quiet);
+        out.env_file = self.env_file.clone();
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Env,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every ecs-ship command line in buildspec.yml (commented ones too) parses.
+    #[test]
+    fn the_buildspec_command_lines_parse() {
+        let buildspec = include_str!("../../buildspec.yml");
+        let mut seen = 0;
+        for line in buildspec.lines() {
+            let Some(start) = line.find("ecs-ship ") else {
+                continue;
+            };
+            if line.trim_start().starts_with("# ") && !line.contains("#   ecs-ship") {
+                continue;
+            }
+            let command = line[start..].split([')', '|']).next().unwrap();
+            let image = "registry.example/api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+            let argv: Vec<String> = command
+                .split_whitespace()
+                .map(|w| match w.find('$') {
+                    Some(i) if &w[i..] == "$IMAGE" => format!("{}{image}", &w[..i]),
+                    Some(i) => format!("{}placeholder", &w[..i]),
+                    None => w.to_owned(),
+                })
+                .collect();
+            if let Err(e) = Cli::try_parse_from(&argv) {
+                panic!("buildspec.yml: `{command}` does not parse:\n{e}");
+            }
+            seen += 1;
+        }
+        assert!(seen >= 6, "found {seen} ecs-ship command lines");
+    }
+
+    /// A table of command lines and the exit code clap gives them (0 = parses).
+    #[test]
+    fn command_lines_parse_or_fail_as_documented() {
+        let cases: &[(&[&str], i32)] = &[
+            (&["doctor"], 0),
+            (&["doctor", "--output", "json"], 0),
+            (&["--output", "json", "doctor"], 0),
+            (&["doctor", "--cluster", "c", "--service", "s"], 0),
+            (&["doctor", "-vv"], 0),
+            (&["doctor", "--no-docker"], 0),
+            (&["doctor", "--bogus"], 2),
+            (&["doctor", "--output", "yaml"], 2),
+            (&["doctor", "--service", "s"], 2),
+            (&["doctor", "--region"], 2),
+            (&["doctor", "-v", "-q"], 2),
+            (&["doctor", "--no-docker", "--no-aws"], 2),
+            (&["doctor", "--max-attempts", "0"], 2),
+            (&["nonsense"], 2),
+            (&[], 2),
+            (&["taskdef", "render", "--file", "td.json"], 0),
+            (
+                &[
+                    "taskdef",
+                    "render",
+                    "--family",
+                    "web:3",
+                    "--image",
+                    "api=repo:tag",
+                ],
+                0,
+            ),
+            (&["taskdef", "render"], 2),
+            (
+                &["taskdef", "render", "--file", "a.json", "--family", "web"],
+                2,
+            ),
+            (&["taskdef", "render", "--cluster", "c"], 2),
+            (
+                &[
+                    "taskdef",
+                    "register",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--dry-run",
+                ],
+                0,
+            ),
+            (
+                &[
+                    "taskdef",
+                    "register",
+                    "--file",
+                    "a.json",
+                    "--log-retention-days",
+                    "7",
+                ],
+                0,
+            ),
+            (
+                &[
+                    "taskdef",
+                    "register",
+                    "--file",
+                    "a.json",
+                    "--log-retention-days",
+                    "8",
+                ],
+                2,
+            ),
+            (&["taskdef", "diff", "a.json", "web:3"], 0),
+            (&["taskdef", "diff", "a.json"], 2),
+            (
+                &[
+                    "deploy",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--image",
+                    "api=r:1",
+                ],
+                0,
+            ),
+            (
+                &[
+                    "deploy",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--file",
+                    "a.json",
+                    "--family",
+                    "f",
+                ],
+                2,
+            ),
+            (
+                &[
+                    "deploy",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--no-wait",
+                    "--rollback-on-failure",
+                ],
+                2,
+            ),
+            (
+                &[
+                    "deploy",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--timeout",
+                    "10 parsecs",
+                ],
+                2,
+            ),
+            (&["deploy", "--cluster", "c"], 2),
+            (
+                &[
+                    "wait",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "a",
+                    "--service",
+                    "b",
+                    "--timeout",
+                    "90s",
+                ],
+                0,
+            ),
+            (
+                &[
+                    "wait",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "a",
+                    "--max-task-failures",
+                    "0",
+                ],
+                2,
+            ),
+            (&["wait", "--cluster", "c"], 2),
+            (&["build", "--repository", "r"], 0),
+            (&["build"], 2),
+            (
+                &[
+                    "build",
+                    "--repository",
+                    "r",
+                    "--build-arg",
+                    "A=1",
+                    "--label",
+                    "k=v",
+                    "--tag",
+                    "latest",
+                    "--platform",
+                    "linux/amd64",
+                ],
+                0,
+            ),
+            (&["push"], 0),
+            (&["push", "--scan-on-push"], 2),
+            (&["push", "--attempts", "0"], 2),
+            (&["digest", "repo:tag"], 0),
+            (&["digest"], 2),
+            (&["imagedefs", "--container", "api=r:1"], 0),
+            (
+                &[
+                    "release",
+                    "--repository",
+                    "r",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--container",
+                    "api",
+                ],
+                0,
+            ),
+            (
+                &[
+                    "release",
+                    "--repository",
+                    "r",
+                    "--container",
+                    "api",
+                    "--no-deploy",
+                ],
+                0,
+            ),
+            (&["release", "--repository", "r", "--container", "api"], 2),
+            (
+                &[
+                    "release",
+                    "--repository",
+                    "r",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                ],
+                2,
+            ),
+            (
+                &[
+                    "release",
+                    "--repository",
+                    "r",
+                    "--container",
+                    "api",
+                    "--no-deploy",
+                    "--verify-url",
+                    "http://x/health",
+                ],
+                2,
+            ),
+            (
+                &[
+                    "release",
+                    "--repository",
+                    "r",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--container",
+                    "api",
+                    "--verify-url",
+                    "ftp://x",
+                ],
+                2,
+            ),
+            (
+                &[
+                    "release",
+                    "--repository",
+                    "r",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--container",
+                    "api",
+                    "--no-wait",
+                    "--verify-url",
+                    "http://x/",
+                ],
+                2,
+            ),
+            (
+                &[
+                    "release",
+                    "--repository",
+                    "r",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--container",
+                    "api",
+                    "--file",
+                    "td.json",
+                    "--family",
+                    "f",
+                ],
+                2,
+            ),
+            (
+                &[
+                    "deploy",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--verify-url",
+                    "https://alb/health",
+                    "--verify-timeout",
+                    "30s",
+                ],
+                0,
+            ),
+            (&["rehearse", "--file", "td.json"], 0),
+            (
+                &[
+                    "rehearse",
+                    "--context",
+                    "app",
+                    "--file",
+                    "td.json",
+                    "--container",
+                    "api",
+                    "--health-url",
+                    "http://127.0.0.1:8080/health",
+                ],
+                0,
+            ),
+            (
+                &[
+                    "rehearse",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--image",
+                    "r:1",
+                ],
+                0,
+            ),
+            (&["rehearse", "--context", "app"], 2),
+            (
+                &[
+                    "rehearse",
+                    "--file",
+                    "td.json",
+                    "--image",
+                    "r:1",
+                    "--context",
+                    "app",
+                ],
+                2,
+            ),
+            (
+                &["rehearse", "--file", "td.json", "--network", "overlay"],
+                2,
+            ),
+            (
+                &[
+                    "status",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "a",
+                    "--service",
+                    "b",
+                ],
+                0,
+            ),
+            (&["status", "--cluster", "c"], 2),
+            (
+                &[
+                    "wait",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--poll-interval",
+                    "0s",
+                ],
+                2,
+            ),
+            (
+                &[
+                    "wait",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--poll-interval",
+                    "1s",
+                ],
+                0,
+            ),
+            (
+                &[
+                    "wait",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--timeout",
+                    "18446744073709551615",
+                ],
+                2,
+            ),
+            (
+                &[
+                    "wait",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--timeout",
+                    "8d",
+                ],
+                2,
+            ),
+            (&["wait", "--cluster", "", "--service", "s"], 2),
+            (&["deploy", "--cluster", "c", "--service", " "], 2),
+            (
+                &[
+                    "deploy",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--rollback-on-cancel",
+                ],
+                0,
+            ),
+            (
+                &[
+                    "deploy",
+                    "--cluster",
+                    "c",
+                    "--service",
+                    "s",
+                    "--rollback-on-cancel",
+                    "--no-wait",
+                ],
+                2,
+            ),
+            (
+                &[
+                    "--call-timeout",
+                    "5s",
+                    "--connect-timeout",
+                    "1s",
+                    "--idle-timeout",
+                    "2m",
+                    "doctor",
+                ],
+                0,
+            ),
+            (&["--show-values", "taskdef", "diff", "a.json", "b.json"], 0),
+            (&["taskdef", "render", "--file", "a.json", "--strict"], 0),
+        ];
+        for (args, code) in cases {
+            let argv = std::iter::once("ecs-ship").chain(args.iter().copied());
+            let got = match Cli::try_parse_from(argv) {
+                Ok(_) => 0,
+                Err(e) => e.exit_code(),
+            };
+            assert_eq!(got, *code, "ecs-ship {}", args.join(" "));
+        }
+    }
+}

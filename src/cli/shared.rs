@@ -1,0 +1,502 @@
+//! Groups of flags that several subcommands take, and their conversion into the plain option types
+//! the flows consume (`flow::*`): no flow, no lower layer ever sees a clap struct.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::core::taskdef::ImageSpec;
+use crate::flow::image::{BuildRequest, PushRequest};
+use crate::flow::rollout::{DeployPlan, WaitSettings};
+use crate::flow::taskdef::{Changes, RegisterOptions, Source};
+use crate::flow::verify::VerifySettings;
+use crate::state;
+
+/// Where the task definition comes from: exactly one of these (the command's `source` group).
+#[derive(Debug, Clone, Args)]
+#[group(skip)]
+pub struct SourceArgs {
+    /// The cluster of --service.
+    #[arg(long, env = "ECS_SHIP_CLUSTER", requires = "service", value_parser = non_empty)]
+    pub cluster: Option<String>,
+
+    /// Start from the revision this service runs now (with --cluster).
+    #[arg(long, env = "ECS_SHIP_SERVICE", requires = "cluster", group = "source", value_parser = non_empty)]
+    pub service: Option<String>,
+
+    /// Start from a family's latest ACTIVE revision, or FAMILY:REVISION.
+    #[arg(long, value_name = "FAMILY[:REV]", group = "source")]
+    pub family: Option<String>,
+
+    /// Start from this task definition ARN.
+    #[arg(long, value_name = "ARN", group = "source")]
+    pub task_definition: Option<String>,
+
+    /// Start from a JSON file: describe-task-definition output or register-task-definition input.
+    #[arg(long, value_name = "PATH", group = "source")]
+    pub file: Option<PathBuf>,
+
+    /// Fill `${NAME}` placeholders in the file's string values from the environment.
+    #[arg(long, requires = "file")]
+    pub expand_env: bool,
+}
+
+impl SourceArgs {
+    /// The one source clap let through (the `source` group is required).
+    pub fn source(&self) -> Source {
+        match (
+            &self.cluster,
+            &self.service,
+            &self.family,
+            &self.task_definition,
+            &self.file,
+        ) {
+            (_, _, _, _, Some(path)) => Source::File {
+                path: path.clone(),
+                expand_env: self.expand_env,
+            },
+            (_, _, Some(family), _, _) => Source::Family(family.clone()),
+            (_, _, _, Some(arn), _) => Source::Arn(arn.clone()),
+            (Some(cluster), Some(service), _, _, _) => Source::Service {
+                cluster: cluster.clone(),
+                service: service.clone(),
+            },
+            // clap's required `source` group with `requires = "cluster"` rules this out.
+            _ => unreachable!("clap requires exactly one task definition source"),
+        }
+    }
+}
+
+/// A deploy's optional other starting point (the default is the service's running revision).
+#[derive(Debug, Clone, Args)]
+#[group(skip)]
+pub struct OverrideSourceArgs {
+    /// Start from a family's latest revision (or FAMILY:REV) instead of the service's.
+    #[arg(long, value_name = "FAMILY[:REV]", group = "override")]
+    pub family: Option<String>,
+
+    /// Start from this task definition ARN; with no changes, deploy exactly it.
+    #[arg(long, value_name = "ARN", group = "override")]
+    pub task_definition: Option<String>,
+
+    /// Start from a JSON file instead of the service's revision.
+    #[arg(long = "file", value_name = "PATH", group = "override")]
+    pub taskdef_file: Option<PathBuf>,
+
+    /// Fill `${NAME}` placeholders in the file from the environment.
+    #[arg(long, requires = "taskdef_file")]
+    pub expand_env: bool,
+}
+
+impl OverrideSourceArgs {
+    /// The source a deploy of `service` in `cluster` starts from.
+    pub fn source(&self, cluster: &str, service: &str) -> Source {
+        if let Some(path) = &self.taskdef_file {
+            Source::File {
+                path: path.clone(),
+                expand_env: self.expand_env,
+            }
+        } else if let Some(family) = &self.family {
+            Source::Family(family.clone())
+        } else if let Some(arn) = &self.task_definition {
+            Source::Arn(arn.clone())
+        } else {
+            Source::Service {
+                cluster: cluster.to_owned(),
+                service: service.to_owned(),
+            }
+        }
+    }
+}
+
+/// How the task definition is checked, and what the log guarantee fills in.
+#[derive(Debug, Clone, Args)]
+pub struct TaskdefArgs {
+    /// Refuse every field and enum value this ecs-ship's ECS model lacks, instead of carrying
+    /// through (and proving kept) the ones that are not near misses of a known one.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// awslogs-group for containers that lack one [default: /ecs/<family>].
+    #[arg(long, value_name = "NAME")]
+    pub log_group: Option<String>,
+
+    /// awslogs-region for containers that lack one [default: the region in use].
+    #[arg(long, value_name = "REGION")]
+    pub log_region: Option<String>,
+
+    /// awslogs-stream-prefix for containers that lack one.
+    #[arg(long, value_name = "PREFIX", default_value = "ecs")]
+    pub log_stream_prefix: String,
+
+    /// Replace other log drivers (awsfirelens, splunk, ...) with awslogs instead of keeping them.
+    #[arg(long)]
+    pub force_awslogs: bool,
+}
+
+/// What to change: images, then the log guarantee.
+#[derive(Debug, Clone, Args)]
+pub struct ChangeArgs {
+    /// New image for a container: NAME=IMAGE (repeatable), or IMAGE when there is one container.
+    #[arg(long = "image", value_name = "[NAME=]IMAGE")]
+    pub images: Vec<ImageSpec>,
+
+    /// Resolve each --image tag to its digest in ECR (verified against the manifest bytes) and write `repo@sha256:...`.
+    #[arg(long)]
+    pub pin_digest: bool,
+
+    #[command(flatten)]
+    pub logs: TaskdefArgs,
+}
+
+impl TaskdefArgs {
+    pub fn changes(&self, images: Vec<ImageSpec>, pin_digest: bool) -> Changes {
+        Changes {
+            images,
+            pin_digest,
+            log_group: self.log_group.clone(),
+            log_region: self.log_region.clone(),
+            log_stream_prefix: self.log_stream_prefix.clone(),
+            force_awslogs: self.force_awslogs,
+            strict: self.strict,
+        }
+    }
+}
+
+impl ChangeArgs {
+    pub fn changes(&self) -> Changes {
+        self.logs.changes(self.images.clone(), self.pin_digest)
+    }
+}
+
+/// Retention periods CloudWatch Logs accepts.
+const RETENTION_DAYS: [i32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+fn parse_retention(s: &str) -> std::result::Result<i32, String> {
+    let days: i32 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of days"))?;
+    if RETENTION_DAYS.contains(&days) {
+        Ok(days)
+    } else {
+        Err(format!("CloudWatch Logs accepts one of {RETENTION_DAYS:?}"))
+    }
+}
+
+/// How to register: shared by `taskdef register`, `deploy` and `release`.
+#[derive(Debug, Clone, Args)]
+pub struct RegisterFlags {
+    /// Register a new revision even when the result is identical to the source revision.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the rendered JSON and a diff against the source; register nothing, create nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Retention for a log group this command creates.
+    #[arg(long, value_name = "DAYS", value_parser = parse_retention)]
+    pub log_retention_days: Option<i32>,
+    /// Do not create missing awslogs groups.
+    #[arg(long)]
+    pub no_create_log_group: bool,
+}
+
+impl RegisterFlags {
+    pub fn options(&self) -> RegisterOptions {
+        RegisterOptions {
+            force: self.force,
+            dry_run: self.dry_run,
+            log_retention_days: self.log_retention_days,
+            create_log_groups: !self.no_create_log_group,
+            show_values: false,
+        }
+    }
+}
+
+/// How to wait: shared by `wait`, `deploy` and `release`.
+#[derive(Debug, Clone, Args)]
+pub struct WaitFlags {
+    /// Give up after this long (units s, m, h: 90s, 15m, 1h).
+    #[arg(long, default_value = "15m", value_parser = parse_duration, env = "ECS_SHIP_TIMEOUT")]
+    pub timeout: Duration,
+
+    /// Poll at this fixed interval, at least 1s [default: 1s, growing to 15s after 30s without change].
+    #[arg(long, value_parser = parse_poll_interval)]
+    pub poll_interval: Option<Duration>,
+
+    /// Fail as soon as this many tasks of the new revision have failed, before the circuit breaker does.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
+    pub max_task_failures: Option<i32>,
+}
+
+impl WaitFlags {
+    pub fn settings(&self) -> WaitSettings {
+        WaitSettings {
+            timeout: self.timeout,
+            poll_interval: self.poll_interval,
+            max_task_failures: self.max_task_failures,
+        }
+    }
+}
+
+/// The longest duration any flag takes: a week. Longer is a typo, and unbounded values overflow
+/// deadline arithmetic.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `90s`, `15m`, `1h`, or a number of seconds; at most a week.
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let d = match s.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs.min(MAX_DURATION.as_secs() + 1)),
+        Err(_) => humantime::parse_duration(s)
+            .map_err(|e| format!("`{s}` is not a duration like 90s, 15m or 1h: {e}"))?,
+    };
+    if d > MAX_DURATION {
+        return Err(format!("`{s}` is longer than a week (7d)"));
+    }
+    Ok(d)
+}
+
+/// A poll interval: at least a second (shorter is a hot loop against the API's rate limits).
+pub fn parse_poll_interval(s: &str) -> std::result::Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!(
+            "`{s}` is below 1s: polling that often only gets throttled"
+        ));
+    }
+    Ok(d)
+}
+
+/// A name that must not be empty (an unset variable in CI expands to nothing).
+pub fn non_empty(s: &str) -> std::result::Result<String, String> {
+    if s.trim().is_empty() {
+        Err("must not be empty (an unset variable?)".to_owned())
+    } else {
+        Ok(s.to_owned())
+    }
+}
+
+/// `--state PATH`, shared by build, push, imagedefs and release.
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// Where build records its image and push its digest, for later steps.
+    #[arg(long = "state", env = "ECS_SHIP_STATE", value_name = "PATH", default_value = state::DEFAULT_PATH)]
+    pub path: PathBuf,
+}
+
+/// How to build an image: shared by `build`, `release` and `rehearse`.
+#[derive(Debug, Clone, Args)]
+pub struct BuildFlags {
+    /// The build context directory.
+    #[arg(
+        long,
+        env = "ECS_SHIP_CONTEXT",
+        value_name = "DIR",
+        default_value = "."
+    )]
+    pub context: PathBuf,
+
+    /// A build argument: K=V, or K to take its value from the environment (repeatable).
+    #[arg(long = "build-arg", value_name = "K[=V]")]
+    pub build_args: Vec<String>,
+
+    /// The Dockerfile stage to build.
+    #[arg(long)]
+    pub target: Option<String>,
+
+    /// The platform to build for, e.g. linux/amd64 (match the task's runtimePlatform).
+    #[arg(long, env = "ECS_SHIP_PLATFORM")]
+    pub platform: Option<String>,
+
+    /// An image label K=V (repeatable); overrides the automatic OCI labels.
+    #[arg(long = "label", value_name = "K=V")]
+    pub labels: Vec<String>,
+
+    /// Build without the layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Always pull a newer base image.
+    #[arg(long)]
+    pub pull: bool,
+
+    /// Another tag (repeatable), e.g. latest.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+
+    /// The chrono format of the UTC timestamp tag.
+    #[arg(long, env = "ECS_SHIP_TAG_FORMAT", default_value = "%Y%m%d%H%M")]
+    pub tag_format: String,
+
+    /// No timestamp tag.
+    #[arg(long)]
+    pub no_timestamp_tag: bool,
+
+    /// No short git sha tag.
+    #[arg(long)]
+    pub no_git_tag: bool,
+}
+
+impl BuildFlags {
+    /// The request for `repository`; `dockerfile` comes from the command (`build -f`, `release --dockerfile`).
+    pub fn request(&self, repository: &str, dockerfile: Option<PathBuf>) -> BuildRequest {
+        BuildRequest {
+            context: self.context.clone(),
+            dockerfile,
+            repository: repository.to_owned(),
+            build_args: self.build_args.clone(),
+            target: self.target.clone(),
+            platform: self.platform.clone(),
+            labels: self.labels.clone(),
+            no_cache: self.no_cache,
+            pull: self.pull,
+            tags: self.tags.clone(),
+            tag_format: self.tag_format.clone(),
+            timestamp_tag: !self.no_timestamp_tag,
+            git_tag: !self.no_git_tag,
+        }
+    }
+}
+
+/// How to push: shared by `push` and `release`.
+#[derive(Debug, Clone, Args)]
+pub struct PushFlags {
+    /// Create the ECR repository if it does not exist.
+    #[arg(long)]
+    pub create_repository: bool,
+
+    /// With --create-repository: scan images on push.
+    #[arg(long, requires = "create_repository")]
+    pub scan_on_push: bool,
+
+    /// With --create-repository: make tags immutable.
+    #[arg(long, requires = "create_repository")]
+    pub immutable_tags: bool,
+
+    /// Attempts per tag when the registry fails transiently (connection reset, 5xx).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub attempts: u32,
+}
+
+impl PushFlags {
+    pub fn request(&self, repository: Option<String>, tags: Vec<String>) -> PushRequest {
+        PushRequest {
+            repository,
+            tags,
+            create_repository: self.create_repository,
+            scan_on_push: self.scan_on_push,
+            immutable_tags: self.immutable_tags,
+            attempts: self.attempts,
+        }
+    }
+}
+
+/// How to roll out: shared by `deploy` and `release`.
+#[derive(Debug, Clone, Args)]
+pub struct RolloutArgs {
+    /// Start a new deployment even when the revision does not change.
+    #[arg(long)]
+    pub force_new_deployment: bool,
+
+    /// Set the service's desired count.
+    #[arg(long, value_name = "N")]
+    pub desired_count: Option<i32>,
+
+    /// Stop after UpdateService.
+    #[arg(long, conflicts_with_all = ["rollback_on_failure", "verify_urls"])]
+    pub no_wait: bool,
+
+    /// When the rollout fails (or --verify-url does) and ECS did not roll back itself, update the
+    /// service back to the revision it ran before and wait for that. The exit code stays 4.
+    #[arg(long)]
+    pub rollback_on_failure: bool,
+
+    /// When the job is cancelled (SIGINT/SIGTERM) while waiting, update the service back to the
+    /// revision it ran before (without waiting) instead of leaving the deployment going on.
+    #[arg(long, conflicts_with = "no_wait")]
+    pub rollback_on_cancel: bool,
+}
+
+/// HTTP checks once the service is stable: shared by `deploy` and `release`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Once the service is stable, GET this URL (e.g. the load balancer's /health) until it answers
+    /// 2xx; if it never does, the rollout failed (exit 4). Repeatable.
+    #[arg(long = "verify-url", value_name = "URL", value_parser = parse_http_url)]
+    pub verify_urls: Vec<String>,
+
+    /// How long each --verify-url may take to answer 2xx.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "verify_urls")]
+    pub verify_timeout: Duration,
+}
+
+impl VerifyArgs {
+    pub fn settings(&self) -> VerifySettings {
+        VerifySettings {
+            urls: self.verify_urls.clone(),
+            timeout: self.verify_timeout,
+        }
+    }
+}
+
+fn parse_http_url(s: &str) -> std::result::Result<String, String> {
+    if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > "https://".len() {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("`{s}` is not an http:// or https:// URL"))
+    }
+}
+
+/// A cluster and one or more of its services: shared by `wait` and `status`.
+#[derive(Debug, Clone, Args)]
+pub struct ServicesArgs {
+    /// The cluster of the services.
+    #[arg(long, env = "ECS_SHIP_CLUSTER", value_parser = non_empty)]
+    pub cluster: String,
+
+    /// A service (repeatable).
+    #[arg(
+        long = "service",
+        required = true,
+        env = "ECS_SHIP_SERVICE",
+        value_name = "NAME",
+        value_parser = non_empty
+    )]
+    pub services: Vec<String>,
+}
+
+/// Everything a deploy of one service is told by its flags: shared by `deploy` and `release`.
+pub struct DeployFlags<'a> {
+    pub register: &'a RegisterFlags,
+    pub rollout: &'a RolloutArgs,
+    pub verify: &'a VerifyArgs,
+    pub wait: &'a WaitFlags,
+}
+
+impl DeployFlags<'_> {
+    pub fn plan(
+        &self,
+        cluster: &str,
+        service: &str,
+        source: Source,
+        changes: Changes,
+    ) -> DeployPlan {
+        DeployPlan {
+            cluster: cluster.to_owned(),
+            service: service.to_owned(),
+            source,
+            changes,
+            register: self.register.options(),
+            force_new_deployment: self.rollout.force_new_deployment,
+            desired_count: self.rollout.desired_count,
+            no_wait: self.rollout.no_wait,
+            rollback_on_failure: self.rollout.rollback_on_failure,
+            rollback_on_cancel: self.rollout.rollback_on_cancel,
+            wait: self.wait.settings(),
+            verify: self.verify.settings(),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! `ecs-ship release`: build -> push (verified digest) -> imagedefinitions.json -> task definition
+//! (image pinned by digest, logs guaranteed) -> update the service -> wait (-> verify), one line per
+//! step and a summary; `--no-deploy` stops after the artifacts for a CodePipeline that deploys.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args};
+
+use crate::cli::shared::{
+    BuildFlags, DeployFlags, OverrideSourceArgs, PushFlags, RegisterFlags, RolloutArgs, StateArgs,
+    TaskdefArgs, VerifyArgs, WaitFlags,
+};
+use crate::core::taskdef::ImageSpec;
+use crate::error::Result;
+use crate::flow::release::ReleasePlan;
+use crate::flow::{self, Session};
+use crate::output::Output;
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("override").multiple(false)))]
+pub struct ReleaseArgs {
+    /// The repository to push to (no tag), e.g. 123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/api.
+    #[arg(long, env = "ECS_SHIP_REPOSITORY", value_name = "REPO")]
+    pub repository: String,
+
+    /// The service's cluster.
+    #[arg(long, env = "ECS_SHIP_CLUSTER", required_unless_present = "no_deploy", value_parser = crate::cli::shared::non_empty)]
+    pub cluster: Option<String>,
+
+    /// The service to deploy.
+    #[arg(long, env = "ECS_SHIP_SERVICE", required_unless_present = "no_deploy", value_parser = crate::cli::shared::non_empty)]
+    pub service: Option<String>,
+
+    /// A container that runs the new image (repeatable).
+    #[arg(
+        long = "container",
+        required = true,
+        env = "ECS_SHIP_CONTAINER",
+        value_name = "NAME"
+    )]
+    pub containers: Vec<String>,
+
+    /// Another container's image, NAME=IMAGE (repeatable): a sidecar that changes with the release.
+    #[arg(long = "image", value_name = "NAME=IMAGE")]
+    pub images: Vec<ImageSpec>,
+
+    /// Stop after the artifacts (imagedefinitions.json, --image-detail): register nothing, update
+    /// nothing. For pipelines whose CodePipeline ECS action deploys.
+    #[arg(long, conflicts_with_all = ["rollback_on_failure", "verify_urls", "dry_run"])]
+    pub no_deploy: bool,
+
+    /// Build and push even when the state file shows this context already pushed.
+    #[arg(long)]
+    pub rebuild: bool,
+
+    /// The Dockerfile (relative to the working directory) [default: <context>/Dockerfile].
+    #[arg(long, value_name = "PATH")]
+    pub dockerfile: Option<PathBuf>,
+
+    /// Where to write imagedefinitions.json.
+    #[arg(long, value_name = "PATH", default_value = "imagedefinitions.json")]
+    pub imagedefs: PathBuf,
+
+    /// Also write imageDetail.json (CodeDeploy blue/green) here; the file must be named imageDetail.json.
+    #[arg(long, value_name = "PATH")]
+    pub image_detail: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub build: BuildFlags,
+
+    #[command(flatten)]
+    pub push: PushFlags,
+
+    #[command(flatten)]
+    pub source: OverrideSourceArgs,
+
+    #[command(flatten)]
+    pub logs: TaskdefArgs,
+
+    #[command(flatten)]
+    pub register: RegisterFlags,
+
+    #[command(flatten)]
+    pub rollout: RolloutArgs,
+
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+
+    #[command(flatten)]
+    pub wait: WaitFlags,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+impl ReleaseArgs {
+    fn plan(&self) -> ReleasePlan {
+        let flags = DeployFlags {
+            register: &self.register,
+            rollout: &self.rollout,
+            verify: &self.verify,
+            wait: &self.wait,
+        };
+        let deploy = match (&self.cluster, &self.service, self.no_deploy) {
+            (Some(cluster), Some(service), false) => Some(flags.plan(
+                cluster,
+                service,
+                self.source.source(cluster, service),
+                self.logs.changes(self.images.clone(), false),
+            )),
+            _ => None,
+        };
+        ReleasePlan {
+            build: self
+                .build
+                .request(&self.repository, self.dockerfile.clone()),
+            push: self.push.request(None, Vec::new()),
+            rebuild: self.rebuild,
+            containers: self.containers.clone(),
+            imagedefinitions: self.imagedefs.clone(),
+            image_detail: self.image_detail.clone(),
+            deploy,
+            state: self.state.path.clone(),
+        }
+    }
+}
+
+pub async fn run(session: &Session, args: &ReleaseArgs, out: Output) -> Result<()> {
+    let released = flow::release::release(session, &args.plan()).await;
+    out.result(&released.result)?;
+    released.failure.map_or(Ok(()), Err)
+}

@@ -1,0 +1,678 @@
+//! Images: build through the engine (tags, labels, the state file), registry credentials (ECR's
+//! token or the Docker config), push with a digest verified against the registry's manifest bytes,
+//! and `repo:tag` resolved to a verified digest. Shared by `build`, `push`, `digest` and `release`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bollard::query_parameters::TagImageOptions;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use super::Session;
+use crate::aws;
+use crate::core::image_ref::{ImageRef, is_valid_tag};
+use crate::core::registry_auth::{Credentials, docker_config_credentials};
+use crate::core::tags;
+use crate::docker::build::{BuildLine, BuildSpec};
+use crate::docker::context::{self, ContextPlan};
+use crate::docker::push::PushLine;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::registry;
+use crate::state::{Built, Pushed, State};
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    pub context: PathBuf,
+    pub dockerfile: Option<PathBuf>,
+    /// The repository to tag in, without tag or digest.
+    pub repository: String,
+    /// `K=V`, or `K` to take the value from the environment.
+    pub build_args: Vec<String>,
+    pub target: Option<String>,
+    pub platform: Option<String>,
+    /// `K=V`.
+    pub labels: Vec<String>,
+    pub no_cache: bool,
+    pub pull: bool,
+    pub tags: Vec<String>,
+    /// chrono format of the UTC timestamp tag.
+    pub tag_format: String,
+    pub timestamp_tag: bool,
+    pub git_tag: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildResult {
+    pub image_id: String,
+    pub repository: String,
+    pub tags: Vec<String>,
+    pub references: Vec<String>,
+    pub revision: Option<String>,
+    pub state: Option<PathBuf>,
+}
+
+impl fmt::Display for BuildResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.image_id)?;
+        for r in &self.references {
+            writeln!(f, "{r}")?;
+        }
+        Ok(())
+    }
+}
+
+fn git(context: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(context)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn pairs(flag: &str, items: &[String], from_env: bool) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for item in items {
+        let pair = match item.split_once('=') {
+            Some((k, v)) if !k.is_empty() => (k.to_owned(), v.to_owned()),
+            None if from_env && !item.is_empty() => match env(item) {
+                Some(v) => (item.clone(), v),
+                None => {
+                    warn!(
+                        "--{flag} {item}: `{item}` is not set in the environment, so it is not passed (as docker build does)"
+                    );
+                    continue;
+                }
+            },
+            _ => {
+                return Err(Error::input(format!(
+                    "invalid --{flag} `{item}`: expected K=V"
+                )));
+            }
+        };
+        out.retain(|(k, _)| *k != pair.0);
+        out.push(pair);
+    }
+    Ok(out)
+}
+
+/// A build request checked and resolved: repository, tags, labels, arguments, context plan.
+pub struct ResolvedBuild {
+    pub repository: ImageRef,
+    pub tags: Vec<String>,
+    pub revision: Option<String>,
+    pub spec: BuildSpec,
+    pub plan: ContextPlan,
+    created: String,
+}
+
+impl ResolvedBuild {
+    /// What the build would see (context and options), to recognise an image already built from it.
+    pub fn fingerprint(&self) -> Result<String> {
+        let mut hasher = Sha256::new();
+        hasher.update(self.plan.fingerprint()?.as_bytes());
+        let mut args: Vec<_> = self.spec.build_args.iter().collect();
+        args.sort();
+        for (k, v) in args {
+            hasher.update(format!("\0arg {k}={v}").as_bytes());
+        }
+        for (k, v) in &self.spec.labels {
+            if k != "org.opencontainers.image.created" {
+                hasher.update(format!("\0label {k}={v}").as_bytes());
+            }
+        }
+        hasher.update(
+            format!(
+                "\0target {:?}\0platform {:?}",
+                self.spec.target, self.spec.platform
+            )
+            .as_bytes(),
+        );
+        Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+    }
+}
+
+/// Checks a request and decides tags, labels and the context before the engine is asked.
+pub fn resolve(request: &BuildRequest, now: DateTime<Utc>) -> Result<ResolvedBuild> {
+    let repo = ImageRef::parse(&request.repository)
+        .map_err(|e| Error::input_with("invalid --repository", e))?;
+    if repo.tag.is_some() || repo.digest.is_some() {
+        return Err(Error::input(format!(
+            "invalid --repository `{}`: give the repository without a tag or digest, and tags with --tag",
+            request.repository
+        )));
+    }
+    let revision =
+        tags::ci_revision(&env).or_else(|| git(&request.context, &["rev-parse", "HEAD"]));
+    let timestamp = if request.timestamp_tag {
+        Some(
+            tags::timestamp_tag(now, &request.tag_format)
+                .map_err(|e| Error::input_with(e.to_string(), e))?,
+        )
+    } else {
+        None
+    };
+    let git_tag = if request.git_tag {
+        revision.as_deref().and_then(tags::short_sha)
+    } else {
+        None
+    };
+    if request.git_tag && git_tag.is_none() {
+        info!(
+            "no git revision (CODEBUILD_RESOLVED_SOURCE_VERSION, GITHUB_SHA or a repository at the context): no git tag"
+        );
+    }
+    let all_tags = tags::build_tags(timestamp, git_tag, &request.tags)
+        .map_err(|e| Error::input_with(e.to_string(), e))?;
+    if all_tags.is_empty() {
+        return Err(Error::input(
+            "no tags: keep the timestamp or git tag, or pass --tag",
+        ));
+    }
+    let references: Vec<String> = all_tags
+        .iter()
+        .map(|t| format!("{}:{t}", repo.name))
+        .collect();
+    let created = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let source =
+        tags::ci_source(&env).or_else(|| git(&request.context, &["remote", "get-url", "origin"]));
+    let labels = tags::build_labels(
+        &created,
+        revision.as_deref(),
+        source.as_deref(),
+        &pairs("label", &request.labels, false)?,
+    );
+    let spec = BuildSpec {
+        references,
+        build_args: pairs("build-arg", &request.build_args, true)?
+            .into_iter()
+            .collect::<HashMap<_, _>>(),
+        labels: labels.into_iter().collect(),
+        target: request.target.clone(),
+        platform: request.platform.clone(),
+        no_cache: request.no_cache,
+        pull: request.pull,
+    };
+    let plan = context::plan(&request.context, request.dockerfile.as_deref())?;
+    Ok(ResolvedBuild {
+        repository: repo,
+        tags: all_tags,
+        revision,
+        spec,
+        plan,
+        created,
+    })
+}
+
+/// Builds a resolved request and records the image in the state file.
+pub async fn build(
+    session: &Session,
+    resolved: ResolvedBuild,
+    fingerprint: Option<String>,
+    state_path: Option<&Path>,
+) -> Result<BuildResult> {
+    // Found before a long build, not after it.
+    if let Some(path) = state_path {
+        State::check_writable(path)?;
+    }
+    if let Some(ignore) = &resolved.plan.ignore_file {
+        info!("using {}", ignore.display());
+    }
+    let engine = session.engine().await?;
+    info!(
+        "building {} from {}",
+        resolved.spec.references.join(", "),
+        resolved.plan.dir.display()
+    );
+    crate::output::group_start(&format!("build {}", resolved.spec.references.join(", ")));
+    let mut progress = Progress::stderr(session.quiet);
+    // A cancelled job (SIGINT/SIGTERM) drops the build stream: the engine cancels the build and
+    // removes its intermediate containers (forcerm); nothing is recorded.
+    let built = tokio::select! {
+        r = crate::docker::build::build(
+            &engine,
+            resolved.plan,
+            &resolved.spec,
+            session.idle_timeout,
+            |line| match line {
+                BuildLine::Step(l) => progress.line(l),
+                BuildLine::Output(l) => progress.detail(l),
+            },
+        ) => r,
+        s = crate::signal::cancelled() => {
+            warn!("{}: the build is cancelled; nothing was recorded", s.error());
+            Err(s.error())
+        }
+    };
+    let image_id = built.inspect_err(|_| {
+        progress.failed();
+        crate::output::group_end();
+    })?;
+    progress.failed_or_done();
+    crate::output::group_end();
+
+    if let Some(state_path) = state_path {
+        let built = Built {
+            image_id: image_id.clone(),
+            repository: resolved.repository.name.clone(),
+            tags: resolved.tags.clone(),
+            created: resolved.created.clone(),
+            revision: resolved.revision.clone(),
+            fingerprint,
+        };
+        State::update(state_path, |state| {
+            if let Some(other) = &state.build
+                && other.created >= resolved.created
+                && other.image_id != built.image_id
+            {
+                warn!(
+                    "another build recorded {} in `{}` while this one ran; this build ({}) replaces it: give parallel jobs a --state each",
+                    other.image_id,
+                    state_path.display(),
+                    built.image_id
+                );
+            }
+            state.build = Some(built);
+            state.push = None;
+        })?;
+    }
+    Ok(BuildResult {
+        image_id,
+        repository: resolved.repository.name,
+        tags: resolved.tags,
+        references: resolved.spec.references,
+        revision: resolved.revision,
+        state: state_path.map(Path::to_owned),
+    })
+}
+
+/// Credentials from the Docker config (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`).
+pub fn docker_config_for(host: &str) -> Result<Option<Credentials>> {
+    let path = match std::env::var_os("DOCKER_CONFIG") {
+        Some(dir) => PathBuf::from(dir).join("config.json"),
+        None => match std::env::var_os("HOME") {
+            Some(home) => PathBuf::from(home).join(".docker/config.json"),
+            None => return Ok(None),
+        },
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::input_with(
+                format!("cannot read the Docker config `{}`", path.display()),
+                e,
+            ));
+        }
+    };
+    let config: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::input_with(
+            format!("the Docker config `{}` is not valid JSON", path.display()),
+            e,
+        )
+    })?;
+    let credentials = docker_config_credentials(&config, host).map_err(Error::input)?;
+    if let Some(c) = &credentials {
+        use base64::Engine as _;
+        crate::redact::register(&c.password);
+        crate::redact::register(
+            &base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", c.username, c.password)),
+        );
+    }
+    Ok(credentials)
+}
+
+/// What the engine and the registry API get to reach an image's registry.
+pub struct Access {
+    pub credentials: Option<Credentials>,
+    /// The server address the credentials are for, as the engine wants it.
+    pub server: String,
+    /// For ECR: the account the token was issued for.
+    pub token_account: Option<String>,
+}
+
+/// Registry credentials for `image`: ECR's token for ECR, else the Docker config, else none.
+pub async fn credentials_for(session: &Session, image: &ImageRef) -> Result<Access> {
+    let loc = registry::locate(image);
+    if let Some(repo) = image.ecr() {
+        let auth = aws::ecr::authorization(session.aws().await?, &repo).await?;
+        let account = auth
+            .proxy_endpoint
+            .trim_start_matches("https://")
+            .split('.')
+            .next()
+            .map(str::to_owned);
+        return Ok(Access {
+            credentials: Some(auth.credentials),
+            server: format!("https://{}", loc.host),
+            token_account: account,
+        });
+    }
+    Ok(Access {
+        credentials: docker_config_for(&loc.host)?,
+        server: loc.host,
+        token_account: None,
+    })
+}
+
+/// A registry's refusal of ECR credentials, saying whose token it was: GetAuthorizationToken issues
+/// one for the caller's account, which another account's registry accepts only when its repository
+/// policy lets the caller in.
+fn explain_refusal(e: Error, repo: &ImageRef, token_for: Option<&str>) -> Error {
+    match (e, repo.ecr()) {
+        (Error::Remote { message, source }, Some(ecr)) if message.contains("refused the push") => {
+            Error::Remote {
+                message: format!(
+                    "{message}; the credentials were ECR's token for account {}, as GetAuthorizationToken issues it to this identity: to push to account {}, that repository's policy must allow this identity (ecr:InitiateLayerUpload, ecr:PutImage...)",
+                    token_for.unwrap_or("(unknown)"),
+                    ecr.registry_id
+                ),
+                source,
+            }
+        }
+        (e, _) => e,
+    }
+}
+
+/// `image` (repo:tag or repo@digest) resolved to its digest, verified against the manifest bytes.
+pub async fn verified_digest(session: &Session, image: &ImageRef) -> Result<String> {
+    let reference = image
+        .digest
+        .clone()
+        .or_else(|| image.tag.clone())
+        .unwrap_or_else(|| "latest".to_owned());
+    match image.ecr() {
+        Some(repo) if image.digest.is_none() => {
+            aws::ecr::verified_digest(session.aws().await?, &repo, &reference).await
+        }
+        // ECR by digest: ask ECR (BatchGetImage), never the registry endpoint directly.
+        Some(repo) => {
+            let manifest =
+                aws::ecr::manifest_by_digest(session.aws().await?, &repo, &reference).await?;
+            let hashed = crate::core::registry_auth::manifest_digest(manifest.as_bytes());
+            if hashed != reference {
+                return Err(Error::remote(format!(
+                    "ECR holds a manifest for {image} that hashes to {hashed}: refusing an unverified digest"
+                )));
+            }
+            Ok(hashed)
+        }
+        _ => {
+            let creds = credentials_for(session, image).await?.credentials;
+            Ok(registry::fetch_manifest(image, &reference, creds.as_ref())
+                .await?
+                .digest)
+        }
+    }
+}
+
+/// The config digest (the image id) of a single-image manifest; `None` for an index.
+async fn manifest_config(
+    session: &Session,
+    image: &ImageRef,
+    creds: Option<&Credentials>,
+) -> Result<Option<String>> {
+    let digest = image.digest.clone().unwrap_or_default();
+    let bytes = match image.ecr() {
+        Some(repo) => aws::ecr::manifest_by_digest(session.aws().await?, &repo, &digest)
+            .await?
+            .into_bytes(),
+        None => registry::fetch_manifest(image, &digest, creds).await?.bytes,
+    };
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::remote_with(format!("the manifest of {image} is not JSON"), e))?;
+    Ok(manifest
+        .get("config")
+        .and_then(|c| c.get("digest"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned))
+}
+
+/// What to push.
+#[derive(Debug, Clone, Default)]
+pub struct PushRequest {
+    /// The repository [default: the build's].
+    pub repository: Option<String>,
+    /// The tags [default: every tag of the build].
+    pub tags: Vec<String>,
+    pub create_repository: bool,
+    pub scan_on_push: bool,
+    pub immutable_tags: bool,
+    /// Attempts per tag on transient registry failures.
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PushResult {
+    pub repository: String,
+    pub tags: Vec<String>,
+    pub digest: String,
+    /// `repository@digest`: what to deploy.
+    pub image: String,
+    pub state: PathBuf,
+    /// Why the state file was not written, when the push itself worked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_error: Option<String>,
+}
+
+impl fmt::Display for PushResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.image)
+    }
+}
+
+/// Pushes the recorded build's image under every requested tag, verifies the digest against the
+/// registry and records `repository@digest` in the state file.
+pub async fn push(
+    session: &Session,
+    request: &PushRequest,
+    state_path: &Path,
+) -> Result<PushResult> {
+    State::check_writable(state_path)?;
+    let state = State::load(state_path)?;
+    let built = state.build.clone();
+    let repository = request
+        .repository
+        .clone()
+        .or_else(|| built.as_ref().map(|b| b.repository.clone()))
+        .ok_or_else(|| {
+            Error::input(format!(
+                "nothing to push: no build recorded in `{}`; run `ecs-ship build` first, or pass --repository and --tag",
+                state_path.display()
+            ))
+        })?;
+    let repo =
+        ImageRef::parse(&repository).map_err(|e| Error::input_with("invalid --repository", e))?;
+    if repo.tag.is_some() || repo.digest.is_some() {
+        return Err(Error::input(format!(
+            "invalid --repository `{repository}`: no tag or digest here; use --tag"
+        )));
+    }
+    let tags = if request.tags.is_empty() {
+        built.as_ref().map(|b| b.tags.clone()).unwrap_or_default()
+    } else {
+        request.tags.clone()
+    };
+    if tags.is_empty() {
+        return Err(Error::input("no tags to push: pass --tag"));
+    }
+    if let Some(t) = tags.iter().find(|t| !is_valid_tag(t)) {
+        return Err(Error::input(format!("invalid tag `{t}`")));
+    }
+
+    if request.create_repository {
+        let Some(ecr) = repo.ecr() else {
+            return Err(Error::input(format!(
+                "--create-repository creates ECR repositories, and `{}` is not one",
+                repo.name
+            )));
+        };
+        if aws::ecr::ensure_repository(
+            session.aws().await?,
+            &ecr,
+            request.scan_on_push,
+            request.immutable_tags,
+        )
+        .await?
+        {
+            info!("created ECR repository {}", ecr.name);
+        }
+    }
+    let Access {
+        credentials: creds,
+        server,
+        token_account: token_for,
+    } = credentials_for(session, &repo).await?;
+    let engine = session.engine().await?;
+
+    // The recorded image, under every requested repository:tag - tagged from its id every time, so
+    // a tag another build moved since is pointed back at the image this state recorded.
+    if let Some(b) = &built {
+        for tag in &tags {
+            engine
+                .docker
+                .tag_image(
+                    &b.image_id,
+                    Some(TagImageOptions {
+                        repo: Some(repo.name.clone()),
+                        tag: Some(tag.clone()),
+                    }),
+                )
+                .await
+                .map_err(|e| {
+                    Error::remote_with(
+                        format!("failed to tag {} as {}:{tag}", b.image_id, repo.name),
+                        e,
+                    )
+                })?;
+        }
+    }
+
+    let mut progress = Progress::stderr(session.quiet);
+    let mut digest: Option<String> = None;
+    for tag in &tags {
+        info!("pushing {}:{tag}", repo.name);
+        let pushed = tokio::select! {
+            r = crate::docker::push::push(
+                &engine,
+                &repo.name,
+                tag,
+                creds.as_ref(),
+                &server,
+                crate::docker::push::PushOptions {
+                    attempts: request.attempts.max(1),
+                    idle_timeout: session.idle_timeout,
+                },
+                |line| match line {
+                    PushLine::Layer { id, state, bytes } => progress.layer(id, state, bytes),
+                    PushLine::Info(text) => progress.line(text),
+                },
+            ) => r,
+            s = crate::signal::cancelled() => {
+                warn!("{}: the push of {}:{tag} is aborted; the state file is unchanged", s.error(), repo.name);
+                Err(s.error())
+            }
+        };
+        progress.end_layers();
+        let pushed = pushed.map_err(|e| explain_refusal(e, &repo, token_for.as_deref()))?;
+        match &digest {
+            Some(d) if *d != pushed => {
+                return Err(Error::remote(format!(
+                    "{}:{tag} was pushed as {pushed}, but the other tags as {d}",
+                    repo.name
+                )));
+            }
+            _ => digest = Some(pushed),
+        }
+    }
+    let Some(digest) = digest else {
+        return Err(Error::input("no tags to push: pass --tag"));
+    };
+
+    // Confirm against the registry itself, by the bytes of the manifest.
+    let first = repo.with_tag(&tags[0]);
+    let confirmed = verified_digest(session, &first).await?;
+    if confirmed != digest {
+        return Err(Error::remote(format!(
+            "the push reported {digest} for {first}, but the registry holds {confirmed}: refusing to record either"
+        )));
+    }
+    // And the digest must be the recorded image's: its config is the image id.
+    if let Some(b) = &built
+        && let Some(config) =
+            manifest_config(session, &repo.pinned(&digest), creds.as_ref()).await?
+        && config != b.image_id
+    {
+        return Err(Error::remote(format!(
+            "the registry holds {}@{digest} for image {config}, not the recorded build {}: refusing to record it (another build moved the tag? build again)",
+            repo.name, b.image_id
+        )));
+    }
+    let image = format!("{}@{digest}", repo.name);
+    let pushed = Pushed {
+        repository: repo.name.clone(),
+        tags: tags.clone(),
+        digest: digest.clone(),
+        image: image.clone(),
+    };
+    let saved = State::update(state_path, |state| {
+        if state.build.as_ref().map(|b| &b.image_id) != built.as_ref().map(|b| &b.image_id) {
+            warn!(
+                "another build recorded itself in `{}` during this push; the push of {image} is recorded beside it",
+                state_path.display()
+            );
+        }
+        state.push = Some(pushed);
+    });
+    info!("pushed {image}");
+    Ok(PushResult {
+        repository: repo.name,
+        tags,
+        digest,
+        image,
+        state: state_path.to_owned(),
+        state_error: saved.err().map(|e| e.chain().to_string()),
+    })
+}
+
+impl crate::output::Report for BuildResult {
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("image-id", self.image_id.clone())];
+        if let Some(tag) = self.tags.first() {
+            out.push(("image-tag", tag.clone()));
+        }
+        if let Some(reference) = self.references.first() {
+            out.push(("image", reference.clone()));
+        }
+        out
+    }
+}
+
+impl crate::output::Report for PushResult {
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            ("image", self.image.clone()),
+            ("digest", self.digest.clone()),
+        ];
+        if let Some(tag) = self.tags.first() {
+            out.push(("image-tag", tag.clone()));
+        }
+        out
+    }
+}

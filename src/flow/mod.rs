@@ -1,0 +1,24 @@
+//! The flows that several commands share, each taking plain option types (never clap structs):
+//! a command is its arguments and a short `run()` that picks flows and prints their result.
+//!
+//! - `session`: AWS loaded on first use, the Docker host, quiet mode;
+//! - `taskdef`: read a task definition from a `Source`, clean, change, check, register or reuse;
+//! - `rollout`: update a service to an exact revision, wait for a verdict, diagnose, roll back;
+//! - `image`: build, registry credentials, push with a verified digest;
+//! - `rehearse`: the local rehearsal (build, render, run as ECS would, health, clean up);
+//! - `status`: a read-only report of services (deployments, images, target health);
+//! - `artifacts`: imagedefinitions.json / imageDetail.json;
+//! - `verify`: HTTP checks after a rollout (`--verify-url`);
+//! - `release`: the steps above in order, timed, with what was done when one fails.
+
+pub mod artifacts;
+pub mod image;
+pub mod rehearse;
+pub mod release;
+pub mod rollout;
+pub mod session;
+pub mod status;
+pub mod taskdef;
+pub mod verify;
+
+pub use session::Session;

@@ -1,0 +1,522 @@
+//! The task-definition pipeline shared by `taskdef`, `deploy`, `release` and `rehearse`: read a
+//! source, clean it, check it, apply the changes (images, pinning, the log guarantee), check again;
+//! then register it - or reuse an identical revision - creating the log groups it writes to.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{info, warn};
+
+use super::Session;
+use crate::aws::{self, Aws};
+use crate::core::carry::{self, Carried, CarriedKind};
+use crate::core::image_ref::ImageRef;
+use crate::core::logs::{self, KeptDriver, LogGroup, LogSettings};
+use crate::core::mask;
+use crate::core::taskdef::{self, Change, CheckOptions, ImageSpec, TaskDef};
+use crate::error::{Error, Result};
+
+/// Where a task definition comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The revision a service runs now.
+    Service { cluster: String, service: String },
+    /// A family's latest ACTIVE revision, or `family:revision`.
+    Family(String),
+    /// A task definition ARN.
+    Arn(String),
+    /// A JSON file; `${NAME}` filled from the environment with `expand_env`.
+    File { path: PathBuf, expand_env: bool },
+}
+
+impl Source {
+    /// Whether reading it needs AWS.
+    pub fn is_live(&self) -> bool {
+        !matches!(self, Source::File { .. })
+    }
+}
+
+/// What to change in the loaded document.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub images: Vec<ImageSpec>,
+    /// Resolve each image's tag to its verified ECR digest.
+    pub pin_digest: bool,
+    pub log_group: Option<String>,
+    pub log_region: Option<String>,
+    pub log_stream_prefix: String,
+    pub force_awslogs: bool,
+    /// Refuse what the model lacks instead of carrying it.
+    pub strict: bool,
+}
+
+/// How to register.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RegisterOptions {
+    /// A new revision even when an identical one exists.
+    pub force: bool,
+    /// Render and diff only: register nothing, create nothing.
+    pub dry_run: bool,
+    pub log_retention_days: Option<i32>,
+    pub create_log_groups: bool,
+    /// Print secret-looking values in clear in the dry run's output.
+    pub show_values: bool,
+}
+
+/// A source read and cleaned, before any change.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// How to name the source to a user: a path or an ARN.
+    pub label: String,
+    /// The ARN of the live revision it came from, if any.
+    pub arn: Option<String>,
+    pub document: TaskDef,
+}
+
+/// A task definition ready to register.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub source: Loaded,
+    pub document: TaskDef,
+    pub input: RegisterTaskDefinitionInput,
+    /// What the model lacks, carried through into the request and proven kept.
+    pub carried: Vec<Carried>,
+    pub changes: Vec<Change>,
+    pub kept_drivers: Vec<KeptDriver>,
+}
+
+impl Prepared {
+    pub fn family(&self) -> &str {
+        self.document
+            .get("family")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+fn bad_document(label: &str, err: impl fmt::Display) -> Error {
+    Error::input(format!("invalid task definition in {label}: {err}"))
+}
+
+/// No task definition file is larger than this; ECS itself takes at most 64 KiB.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads and cleans a task definition file.
+pub fn read_file(path: &Path, expand_env: bool) -> Result<Loaded> {
+    let label = format!("`{}`", path.display());
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::input_with(format!("cannot read task definition file {label}"), e))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(Error::input(format!(
+            "task definition file {label} is {size} bytes: not a task definition (ECS takes at most 64 KiB)"
+        )));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::input_with(format!("cannot read task definition file {label}"), e))?;
+    let mut document = taskdef::parse(&text).map_err(|e| bad_document(&label, e))?;
+    if expand_env {
+        taskdef::expand_env(&mut document, &|name| std::env::var(name).ok())
+            .map_err(|e| bad_document(&label, e))?;
+    }
+    taskdef::clean(&mut document);
+    Ok(Loaded {
+        label,
+        arn: None,
+        document,
+    })
+}
+
+/// Reads and cleans a live revision (family, family:revision or ARN).
+pub async fn read_live(aws: &Aws, ident: &str) -> Result<Loaded> {
+    let described = aws::ecs::describe_task_definition(aws, ident).await?;
+    let mut document = described.document;
+    taskdef::clean(&mut document);
+    Ok(Loaded {
+        label: format!("`{}`", described.arn),
+        arn: Some(described.arn),
+        document,
+    })
+}
+
+/// Reads `source`, loading AWS only for a live one.
+pub async fn load(session: &Session, source: &Source) -> Result<Loaded> {
+    let ident = match source {
+        Source::File { path, expand_env } => return read_file(path, *expand_env),
+        Source::Service { cluster, service } => {
+            let svc = aws::ecs::describe_service(session.aws().await?, cluster, service).await?;
+            info!("service `{service}` runs {}", svc.task_definition);
+            svc.task_definition
+        }
+        Source::Family(family) => family.clone(),
+        Source::Arn(arn) => arn.clone(),
+    };
+    read_live(session.aws().await?, &ident).await
+}
+
+/// A diff operand: a file when it exists on disk (or ends in .json); else an ARN, a family or
+/// family:revision.
+pub async fn load_operand(session: &Session, operand: &str) -> Result<Loaded> {
+    if Path::new(operand).is_file() || operand.ends_with(".json") {
+        return read_file(Path::new(operand), false);
+    }
+    read_live(session.aws().await?, operand).await
+}
+
+/// Reads `source` and applies `changes`: the register-ready document, checked twice.
+pub async fn prepare(session: &Session, source: &Source, changes: &Changes) -> Result<Prepared> {
+    let loaded = load(session, source).await?;
+    prepare_loaded(session, loaded, changes).await
+}
+
+/// Applies `changes` to a document already loaded.
+pub async fn prepare_loaded(
+    session: &Session,
+    loaded: Loaded,
+    changes: &Changes,
+) -> Result<Prepared> {
+    let label = loaded.label.clone();
+    let mut document = loaded.document.clone();
+    let dropped = taskdef::drop_empty_enums(&mut document);
+    if changes.strict
+        && let Some(path) = dropped.first()
+    {
+        let e = taskdef::TaskdefError::EmptyEnum {
+            path: path.to_string(),
+        };
+        return Err(bad_document(&label, e));
+    }
+    let options = |require_images| CheckOptions {
+        strict: changes.strict,
+        require_images,
+    };
+    // Images may be missing until --image fills them in (the render-task-definition template form).
+    taskdef::check_with(&document, options(false)).map_err(|e| bad_document(&label, e))?;
+
+    let mut specs = changes.images.clone();
+    if changes.pin_digest {
+        let aws = session.aws().await?;
+        for spec in &mut specs {
+            spec.image = pin(aws, &spec.image).await?;
+        }
+    }
+    let mut all_changes: Vec<Change> = dropped.iter().map(taskdef::dropped_empty).collect();
+    all_changes.extend(
+        taskdef::swap_images(&mut document, &specs)
+            .map_err(|e| Error::input(format!("cannot apply --image to {label}: {e}")))?,
+    );
+    let settings = LogSettings {
+        group: changes.log_group.clone(),
+        region: changes
+            .log_region
+            .clone()
+            .or_else(|| session.known_region()),
+        stream_prefix: changes.log_stream_prefix.clone(),
+        force_awslogs: changes.force_awslogs,
+    };
+    let (log_changes, kept_drivers) = logs::guarantee_awslogs(&mut document, &settings)
+        .map_err(|e| Error::input_with(e.to_string(), e))?;
+    all_changes.extend(log_changes);
+    let checked =
+        taskdef::check_with(&document, options(true)).map_err(|e| bad_document(&label, e))?;
+    taskdef::check_size(&checked).map_err(|e| bad_document(&label, e))?;
+    for c in &checked.carried {
+        match c.kind {
+            CarriedKind::Key => warn!(
+                "`{}` is not in this ecs-ship's ECS model ({}): passed through, and checked against what ECS keeps",
+                c.path,
+                carry::MODEL
+            ),
+            CarriedKind::EnumValue => warn!(
+                "value {} at `{}` is not in this ecs-ship's ECS model ({}): passed through, and checked against what ECS keeps",
+                c.value,
+                c.path,
+                carry::MODEL
+            ),
+        }
+    }
+
+    for change in &all_changes {
+        info!("change: {change}");
+    }
+    for kept in &kept_drivers {
+        warn!(
+            "container `{}` logs through `{}`: kept as it is (--force-awslogs replaces it with awslogs)",
+            kept.container, kept.log_driver
+        );
+    }
+    Ok(Prepared {
+        source: loaded,
+        document,
+        input: checked.input,
+        carried: checked.carried,
+        changes: all_changes,
+        kept_drivers,
+    })
+}
+
+/// `image` pinned to its verified ECR digest (unchanged when it already carries one).
+async fn pin(aws: &Aws, image: &ImageRef) -> Result<ImageRef> {
+    if let Some(digest) = &image.digest {
+        return Ok(image.pinned(digest));
+    }
+    let repo = image.ecr().ok_or_else(|| {
+        Error::input(format!(
+            "--pin-digest resolves tags through ECR, and `{image}` is not an ECR image (<account>.dkr.ecr.<region>.amazonaws.com/<repo>): give it as repo@sha256:..."
+        ))
+    })?;
+    let tag = image.tag.as_deref().unwrap_or("latest");
+    let digest = aws::ecr::verified_digest(aws, &repo, tag).await?;
+    info!("{}:{tag} is {digest}", image.name);
+    Ok(image.pinned(&digest))
+}
+
+/// What `register` did, or would do with a dry run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegisterResult {
+    pub arn: Option<String>,
+    pub family: String,
+    pub revision: Option<i32>,
+    /// True when an identical revision already existed and was reused.
+    pub reused: bool,
+    pub dry_run: bool,
+    pub changes: Vec<Change>,
+    pub kept_log_drivers: Vec<KeptDriver>,
+    pub log_groups: Vec<LogGroupResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<TaskDef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+/// What happened to one awslogs group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogGroupOutcome {
+    Created,
+    Existed,
+    /// Creation turned off (`--no-create-log-group`).
+    Skipped,
+    /// A dry run: created at registration if it is missing then.
+    WouldCreateIfMissing,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogGroupResult {
+    #[serde(flatten)]
+    pub group: LogGroup,
+    pub outcome: LogGroupOutcome,
+}
+
+impl fmt::Display for RegisterResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.task_definition, &self.diff) {
+            (Some(td), diff) => {
+                write!(f, "{}", taskdef::render(td))?;
+                match diff.as_deref() {
+                    Some("") | None => write!(f, "# no changes against the source"),
+                    Some(d) => write!(f, "{}", d.trim_end()),
+                }
+            }
+            _ => write!(f, "{}", self.arn.as_deref().unwrap_or_default()),
+        }
+    }
+}
+
+/// The identical existing revision, if any: the source revision, else the family's latest.
+async fn identical_revision(aws: &Aws, prepared: &Prepared) -> Result<Option<String>> {
+    if let Some(arn) = &prepared.source.arn
+        && taskdef::equivalent(&prepared.source.document, &prepared.document)
+    {
+        return Ok(Some(arn.clone()));
+    }
+    // A family that does not exist yet has no identical revision.
+    let Some(latest) = aws::ecs::find_task_definition(aws, prepared.family()).await? else {
+        return Ok(None);
+    };
+    let mut latest_doc = latest.document;
+    taskdef::clean(&mut latest_doc);
+    Ok(taskdef::equivalent(&latest_doc, &prepared.document).then_some(latest.arn))
+}
+
+/// Creates the log groups and registers (or reuses an identical revision); prints nothing.
+pub async fn register(
+    aws: &Aws,
+    prepared: Prepared,
+    options: &RegisterOptions,
+) -> Result<RegisterResult> {
+    let family = prepared.family().to_owned();
+    let groups = logs::awslogs_groups(&prepared.document, aws.region());
+    let mut result = RegisterResult {
+        arn: None,
+        family,
+        revision: None,
+        reused: false,
+        dry_run: options.dry_run,
+        changes: prepared.changes.clone(),
+        kept_log_drivers: prepared.kept_drivers.clone(),
+        log_groups: Vec::new(),
+        task_definition: None,
+        diff: None,
+    };
+
+    if options.dry_run {
+        let reuse = if options.force {
+            None
+        } else {
+            identical_revision(aws, &prepared).await?
+        };
+        result.revision = reuse.as_deref().and_then(revision_of);
+        result.reused = reuse.is_some();
+        result.arn = reuse.clone();
+        let compared = compare(
+            &prepared.source.label,
+            &prepared.source.document,
+            "rendered",
+            &prepared.document,
+            options.show_values,
+        );
+        result.diff = Some(compared.diff);
+        result.task_definition = Some(if options.show_values {
+            prepared.document
+        } else {
+            mask::masked(&prepared.document)
+        });
+        let outcome = if options.create_log_groups {
+            LogGroupOutcome::WouldCreateIfMissing
+        } else {
+            LogGroupOutcome::Skipped
+        };
+        result.log_groups = groups
+            .into_iter()
+            .map(|group| LogGroupResult { group, outcome })
+            .collect();
+        match &reuse {
+            Some(arn) => info!("dry run: identical to {arn}, which would be reused"),
+            None => info!("dry run: nothing registered"),
+        }
+        return Ok(result);
+    }
+
+    // The log groups only need to exist before a task starts, so they are made while the
+    // revision is looked up and registered: one round trip less on the deploy's path.
+    let create_groups = async {
+        let mut done = Vec::new();
+        for group in groups {
+            let outcome = if options.create_log_groups {
+                match aws::logs::ensure_group(aws, &group, options.log_retention_days).await? {
+                    aws::logs::GroupOutcome::Created => {
+                        info!("created log group {} in {}", group.name, group.region);
+                        LogGroupOutcome::Created
+                    }
+                    aws::logs::GroupOutcome::Existed => LogGroupOutcome::Existed,
+                }
+            } else {
+                LogGroupOutcome::Skipped
+            };
+            done.push(LogGroupResult { group, outcome });
+        }
+        Ok::<_, Error>(done)
+    };
+    let registration = async move {
+        let reuse = if options.force {
+            None
+        } else {
+            identical_revision(aws, &prepared).await?
+        };
+        match reuse {
+            Some(arn) => {
+                info!("identical to {arn}: reusing it (--force registers a new revision)");
+                Ok::<_, Error>((arn, None))
+            }
+            None => {
+                let registered =
+                    aws::ecs::register_task_definition(aws, prepared.input, &prepared.carried)
+                        .await?;
+                info!("registered {}", registered.arn);
+                Ok((registered.arn.clone(), Some(registered)))
+            }
+        }
+    };
+    let (groups, registered) = tokio::join!(create_groups, registration);
+    let (arn, registered) = registered?;
+    result.log_groups = groups?;
+    match registered {
+        Some(r) => {
+            result.revision = Some(r.revision);
+            result.family = r.family;
+        }
+        None => {
+            result.reused = true;
+            result.revision = revision_of(&arn);
+        }
+    }
+    result.arn = Some(arn);
+    Ok(result)
+}
+
+fn revision_of(arn: &str) -> Option<i32> {
+    arn.rsplit_once(':').and_then(|(_, rev)| rev.parse().ok())
+}
+
+/// The result of comparing two task definitions.
+#[derive(Debug, Serialize)]
+pub struct DiffResult {
+    pub a: String,
+    pub b: String,
+    pub identical: bool,
+    pub diff: String,
+}
+
+impl fmt::Display for DiffResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.identical {
+            write!(
+                f,
+                "# {} and {} are identical (read-only fields ignored)",
+                self.a, self.b
+            )
+        } else {
+            write!(f, "{}", self.diff.trim_end())
+        }
+    }
+}
+
+/// A unified diff of two documents, read-only fields already cleaned away; secret-looking values
+/// hidden unless `show_values`.
+pub fn compare(
+    a_label: &str,
+    a: &TaskDef,
+    b_label: &str,
+    b: &TaskDef,
+    show_values: bool,
+) -> DiffResult {
+    let shown = |td: &TaskDef| {
+        if show_values {
+            taskdef::render(td)
+        } else {
+            taskdef::render(&mask::masked(td))
+        }
+    };
+    let diff = taskdef::diff(a_label, &shown(a), b_label, &shown(b));
+    DiffResult {
+        a: a_label.to_owned(),
+        b: b_label.to_owned(),
+        identical: diff.is_empty(),
+        diff,
+    }
+}
+
+impl crate::output::Report for RegisterResult {
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        self.arn
+            .iter()
+            .map(|arn| ("task-definition-arn", arn.clone()))
+            .collect()
+    }
+}
+
+impl crate::output::Report for DiffResult {}

@@ -1,0 +1,294 @@
+//! `ecs-ship release` and `status` end to end: the example service built on the stack's engine,
+//! pushed to the local registry, registered and deployed in moto; re-runs, the hand-off variant,
+//! a failing build, and `--verify-url` against local servers.
+
+use crate::harness::*;
+
+fn release(world: &World, repo: &str, extra: &[&str]) -> Run {
+    let state = world.path("state.json");
+    let imagedefs = world.path("out/imagedefinitions.json");
+    let context = world.context();
+    let mut args = vec![
+        "release",
+        "--context",
+        &context,
+        "--repository",
+        repo,
+        "--cluster",
+        &world.cluster,
+        "--service",
+        &world.service,
+        "--container",
+        "api",
+        "--state",
+        &state,
+        "--imagedefs",
+        &imagedefs,
+        "--timeout",
+        "60s",
+    ];
+    args.extend_from_slice(extra);
+    ecs_ship_run(&args)
+}
+
+async fn ecs() -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::new(&sdk_config().await)
+}
+
+async fn running_revision(world: &World) -> String {
+    let out = ecs()
+        .await
+        .describe_services()
+        .cluster(&world.cluster)
+        .services(&world.service)
+        .send()
+        .await
+        .unwrap();
+    out.services()[0].task_definition().unwrap().to_owned()
+}
+
+async fn revisions(family: &str) -> usize {
+    ecs()
+        .await
+        .list_task_definitions()
+        .family_prefix(family)
+        .send()
+        .await
+        .unwrap()
+        .task_definition_arns()
+        .len()
+}
+
+#[tokio::test]
+async fn release_ships_the_example_pinned_by_digest_with_logs_and_a_rerun_redoes_nothing() {
+    if !(require_moto() && require_docker() && require_registry()) {
+        return;
+    }
+    let world = world();
+    let repo = format!("{}/{}", registry(), unique("vendor0919-api"));
+    let run = release(&world, &repo, &["--output", "json"])
+        .expect_code(0)
+        .stderr_has("step check ")
+        .stderr_has("step deploy ");
+    let json = run.json();
+    let image = json["image"].as_str().unwrap().to_owned();
+    assert!(image.starts_with(&format!("{repo}@sha256:")), "{image}");
+    assert_eq!(json["verdict"], "stable");
+    assert_eq!(json["reused"], false);
+    let arn = json["task_definition_arn"].as_str().unwrap().to_owned();
+    assert!(arn.ends_with(&format!("{}:2", world.family)), "{arn}");
+    assert!(
+        json["previous_task_definition_arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{}:1", world.family))
+    );
+    let steps: Vec<(&str, &str)> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("check", "done"),
+            ("build", "done"),
+            ("push", "done"),
+            ("imagedefs", "done"),
+            ("register", "done"),
+            ("deploy", "done")
+        ]
+    );
+
+    // The service runs the new revision: the pushed digest, awslogs configured, the group created.
+    assert_eq!(running_revision(&world).await, arn);
+    let td = ecs()
+        .await
+        .describe_task_definition()
+        .task_definition(&arn)
+        .send()
+        .await
+        .unwrap();
+    let api = &td.task_definition().unwrap().container_definitions()[0];
+    assert_eq!(api.image(), Some(image.as_str()));
+    let logs = api.log_configuration().unwrap();
+    assert_eq!(logs.log_driver().as_str(), "awslogs");
+    let group = format!("/ecs/{}", world.family);
+    assert_eq!(
+        logs.options().unwrap().get("awslogs-group"),
+        Some(&group),
+        "{logs:?}"
+    );
+    let groups = aws_sdk_cloudwatchlogs::Client::new(&sdk_config().await)
+        .describe_log_groups()
+        .log_group_name_prefix(&group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.log_groups().len(), 1);
+    let imagedefs = std::fs::read_to_string(world.path("out/imagedefinitions.json")).unwrap();
+    assert!(
+        imagedefs.contains(&format!("\"imageUri\": \"{image}\"")),
+        "{imagedefs}"
+    );
+
+    // A re-run with nothing changed builds, pushes and registers nothing.
+    let again = release(&world, &repo, &["--output", "json"]).expect_code(0);
+    let json = again.json();
+    assert_eq!(json["steps"][1]["status"], "skipped", "{}", again.stdout);
+    assert_eq!(json["steps"][2]["status"], "skipped");
+    assert_eq!(json["reused"], true);
+    assert_eq!(json["task_definition_arn"], arn.as_str());
+    assert_eq!(revisions(&world.family).await, 2);
+
+    // --rebuild builds again: a new image (its `created` label differs), so a new revision.
+    release(&world, &repo, &["--rebuild", "-q"])
+        .expect_code(0)
+        .stdout_has("build      done");
+    let arn = running_revision(&world).await;
+    assert!(arn.ends_with(&format!("{}:3", world.family)), "{arn}");
+
+    // status names the revision, the digest it runs and its log group, in text and JSON.
+    let status = ecs_ship_run(&[
+        "status",
+        "--cluster",
+        &world.cluster,
+        "--service",
+        &world.service,
+    ])
+    .expect_code(0);
+    let short = arn.rsplit('/').next().unwrap();
+    assert!(
+        status.stdout.contains(&format!("revision    {short}")),
+        "{}",
+        status.stdout
+    );
+    let status_json = ecs_ship_run(&[
+        "status",
+        "--cluster",
+        &world.cluster,
+        "--service",
+        &world.service,
+        "--output",
+        "json",
+    ])
+    .expect_code(0)
+    .json();
+    let service = &status_json["services"][0];
+    assert_eq!(service["containers"][0]["container"], "api");
+    assert!(
+        service["containers"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert_eq!(service["containers"][0]["awslogs"]["group"], group.as_str());
+}
+
+#[tokio::test]
+async fn no_deploy_writes_the_artifacts_and_registers_nothing() {
+    if !(require_moto() && require_docker() && require_registry()) {
+        return;
+    }
+    let world = world();
+    let repo = format!("{}/{}", registry(), unique("handoff"));
+    let detail = world.path("out/imageDetail.json");
+    let run = release(
+        &world,
+        &repo,
+        &["--no-deploy", "--image-detail", &detail, "--output", "json"],
+    )
+    .expect_code(0)
+    .stderr_has("--no-deploy: nothing registered");
+    let json = run.json();
+    assert_eq!(json["verdict"], "not_deployed");
+    assert!(json["task_definition_arn"].is_null());
+    let image = json["image"].as_str().unwrap();
+    let detail = std::fs::read_to_string(&detail).unwrap();
+    assert!(detail.contains(image), "{detail}");
+    assert_eq!(revisions(&world.family).await, 1);
+    assert!(running_revision(&world).await.ends_with(":1"));
+}
+
+#[tokio::test]
+async fn a_failed_build_stops_the_release_and_says_nothing_was_registered() {
+    if !(require_moto() && require_docker()) {
+        return;
+    }
+    let world = world();
+    std::fs::write(
+        world.dir.path().join("app/Dockerfile"),
+        "FROM busybox:stable\nRUN echo compiling; exit 7\n",
+    )
+    .unwrap();
+    release(&world, &format!("{}/broken", registry()), &[])
+        .expect_code(3)
+        .stdout_has("build      FAILED")
+        .stdout_has("failed at build: no image was built, nothing was registered, the service was not updated")
+        .stderr_has("exit 7");
+    assert_eq!(revisions(&world.family).await, 1);
+
+    // A typo in --container is found before anything is built.
+    let context = world.context();
+    ecs_ship_run(&[
+        "release",
+        "--context",
+        &context,
+        "--repository",
+        "r/x",
+        "--cluster",
+        &world.cluster,
+        "--service",
+        &world.service,
+        "--container",
+        "apii",
+    ])
+    .expect_code(2)
+    .stdout_has("check      FAILED")
+    .stderr_has("--container `apii`: the task definition");
+}
+
+#[tokio::test]
+async fn verify_url_passes_on_200_and_fails_and_rolls_back_on_503() {
+    if !(require_moto() && require_docker() && require_registry()) {
+        return;
+    }
+    let world = world();
+    let repo = format!("{}/{}", registry(), unique("verify"));
+    let ok =
+        fake_http(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_vec());
+    release(
+        &world,
+        &repo,
+        &["--verify-url", &format!("http://{ok}/health")],
+    )
+    .expect_code(0)
+    .stdout_has("verdict   stable");
+    let stable = running_revision(&world).await;
+
+    // A change in the image (so there is a new revision), then a /health that fails.
+    std::fs::write(world.dir.path().join("app/www/version.txt"), "2\n").unwrap();
+    let bad = fake_http(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 7\r\nConnection: close\r\n\r\ndb down"
+            .to_vec(),
+    );
+    let url = format!("http://{bad}/health");
+    let run = release(
+        &world,
+        &repo,
+        &[
+            "--verify-url",
+            &url,
+            "--verify-timeout",
+            "3s",
+            "--rollback-on-failure",
+        ],
+    )
+    .expect_code(4)
+    .stderr_has(&format!("{url} did not answer 2xx"))
+    .stderr_has("HTTP 503: db down")
+    .stderr_has("rolled back to");
+    assert!(run.stdout.contains("verdict   failed"), "{}", run.stdout);
+    assert_eq!(running_revision(&world).await, stable);
+}
