@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::Session;
 use super::artifacts::{self, ArtifactsResult};
@@ -273,12 +273,33 @@ async fn already_pushed(
     repository: &str,
     fingerprint: &str,
 ) -> Option<(ImageRef, Vec<String>)> {
-    let built = state.build.as_ref()?;
-    let pushed = state.push.as_ref()?;
-    if built.fingerprint.as_deref() != Some(fingerprint)
-        || built.repository != repository
-        || pushed.repository != repository
-    {
+    let (built, pushed) = match (&state.build, &state.push) {
+        (Some(built), Some(pushed)) => (built, pushed),
+        (None, _) => {
+            info!("building: the state file records no earlier build");
+            return None;
+        }
+        (Some(_), None) => {
+            info!("building: the state file records a build that was never pushed");
+            return None;
+        }
+    };
+    if built.repository != repository || pushed.repository != repository {
+        info!(
+            "building: the state file records a push to {}, not {repository}",
+            pushed.repository
+        );
+        return None;
+    }
+    if built.fingerprint.as_deref() != Some(fingerprint) {
+        debug!(
+            "context fingerprint recorded {:?}, now {fingerprint}",
+            built.fingerprint
+        );
+        info!(
+            "building: the context or build options changed since {} was built",
+            pushed.image
+        );
         return None;
     }
     let image = ImageRef::parse(&pushed.image).ok()?;
