@@ -131,7 +131,11 @@ impl ResolvedBuild {
         for (k, v) in args {
             hasher.update(format!("\0arg {k}={v}").as_bytes());
         }
-        for (k, v) in &self.spec.labels {
+        // Sorted: the spec's maps iterate in a random order per process, and a fingerprint that
+        // depends on it would not recognise the same build from one run to the next.
+        let mut labels: Vec<_> = self.spec.labels.iter().collect();
+        labels.sort();
+        for (k, v) in labels {
             if k != "org.opencontainers.image.created" {
                 hasher.update(format!("\0label {k}={v}").as_bytes());
             }
@@ -674,5 +678,57 @@ impl crate::output::Report for PushResult {
             out.push(("image-tag", tag.clone()));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn request(context: &Path, labels: Vec<String>) -> BuildRequest {
+        BuildRequest {
+            context: context.to_owned(),
+            dockerfile: None,
+            repository: "127.0.0.1:15000/api".into(),
+            build_args: vec!["B=2".into(), "A=1".into(), "C=3".into()],
+            target: None,
+            platform: None,
+            labels,
+            no_cache: false,
+            pull: false,
+            tags: vec!["t".into()],
+            tag_format: "%Y%m%d%H%M".into(),
+            timestamp_tag: true,
+            git_tag: false,
+        }
+    }
+
+    /// The same context and options give the same fingerprint in every run, whatever order the
+    /// labels and build args come in and whenever it runs; a changed label or file changes it.
+    #[test]
+    fn fingerprints_are_stable_across_runs_and_orders() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM busybox:stable\n").unwrap();
+        let labels: Vec<String> = (0..16).map(|i| format!("l{i}=v{i}")).collect();
+        let mut reversed = labels.clone();
+        reversed.reverse();
+        let at = |minute| Utc.with_ymd_and_hms(2026, 11, 23, 16, minute, 0).unwrap();
+        let fingerprint = |labels: &[String], minute| {
+            resolve(&request(dir.path(), labels.to_vec()), at(minute))
+                .unwrap()
+                .fingerprint()
+                .unwrap()
+        };
+        let first = fingerprint(&labels, 23);
+        for _ in 0..8 {
+            assert_eq!(fingerprint(&labels, 24), first);
+            assert_eq!(fingerprint(&reversed, 25), first);
+        }
+        let mut changed = labels.clone();
+        changed[3] = "l3=other".into();
+        assert_ne!(fingerprint(&changed, 23), first);
+        std::fs::write(dir.path().join("app.txt"), "x").unwrap();
+        assert_ne!(fingerprint(&labels, 23), first);
     }
 }
