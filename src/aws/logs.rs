@@ -101,3 +101,35 @@ pub async fn tail(
         .filter_map(|e| e.message().map(str::to_owned))
         .collect())
 }
+
+/// One page of a log stream from `token` on (from the head when `None`), oldest first, and the
+/// token to read on from. CloudWatch answers the same token again when there is nothing new.
+pub async fn page(
+    aws: &Aws,
+    group: &str,
+    stream: &str,
+    token: Option<&str>,
+) -> Result<(Vec<String>, Option<String>)> {
+    let out = aws
+        .logs()
+        .get_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .start_from_head(true)
+        .set_next_token(token.map(str::to_owned))
+        .send()
+        .await
+        .map_err(|e| {
+            remote(
+                format!("failed to read log stream `{stream}` of group `{group}`"),
+                e,
+            )
+        })?;
+    Ok((
+        out.events()
+            .iter()
+            .filter_map(|e| e.message().map(|m| m.trim_end_matches('\n').to_owned()))
+            .collect(),
+        out.next_forward_token().map(str::to_owned),
+    ))
+}

@@ -71,6 +71,10 @@ pub enum Command {
     /// Rehearse a release locally, changing nothing in AWS: build, render and diff the task
     /// definition, run the container as ECS would and wait until it is healthy; then remove it.
     Rehearse(Box<commands::rehearse::RehearseArgs>),
+    /// CodeBuild: check a project for what would break a release, start and follow a build, print
+    /// a build's log.
+    #[command(subcommand)]
+    Codebuild(commands::codebuild::CodebuildCommand),
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     Completions(commands::completions::CompletionsArgs),
     /// Print the manual page (roff): `ecs-ship man > ecs-ship.1`.

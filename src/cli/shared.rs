@@ -500,3 +500,13 @@ impl DeployFlags<'_> {
         }
     }
 }
+
+/// `NAME=VALUE` (the value may be empty or hold `=`); the name must not be empty nor hold spaces.
+pub fn parse_key_value(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !k.contains(char::is_whitespace) => {
+            Ok((k.to_owned(), v.to_owned()))
+        }
+        _ => Err(format!("`{s}`: expected NAME=VALUE")),
+    }
+}

@@ -2,6 +2,7 @@
 //! prints their result.
 
 pub mod build;
+pub mod codebuild;
 pub mod completions;
 pub mod deploy;
 pub mod digest;
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli, out: Output) -> Result<()> {
             | Command::Wait(_)
             | Command::Release(_)
             | Command::Rehearse(_)
+            | Command::Codebuild(codebuild::CodebuildCommand::Start(_))
     ));
     let mut session = Session::new(
         cli.global.aws_options(),
@@ -51,6 +53,7 @@ pub async fn run(cli: Cli, out: Output) -> Result<()> {
         Command::Imagedefs(args) => imagedefs::run(&args, out).await,
         Command::Release(args) => release::run(session, &args, out).await,
         Command::Status(args) => status::run(session, &args, out).await,
+        Command::Codebuild(cmd) => codebuild::run(session, cmd, out).await,
         Command::Rehearse(args) => rehearse::run(session, &args, out).await,
         Command::Completions(args) => completions::run(&args),
         Command::Man => completions::man(),

@@ -2,6 +2,7 @@
 //! Everything here is reached by table-driven unit tests beside each function.
 
 pub mod carry;
+pub mod codebuild;
 pub mod dockerignore;
 pub mod image_ref;
 pub mod imagedefs;

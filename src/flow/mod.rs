@@ -9,9 +9,11 @@
 //! - `status`: a read-only report of services (deployments, images, target health);
 //! - `artifacts`: imagedefinitions.json / imageDetail.json;
 //! - `verify`: HTTP checks after a rollout (`--verify-url`);
-//! - `release`: the steps above in order, timed, with what was done when one fails.
+//! - `release`: the steps above in order, timed, with what was done when one fails;
+//! - `codebuild`: check a project, start and follow a build, print its log.
 
 pub mod artifacts;
+pub mod codebuild;
 pub mod image;
 pub mod rehearse;
 pub mod release;

@@ -1,0 +1,710 @@
+//! CodeBuild as a home for releases: check a project for what would break one (an inline buildspec
+//! that silently overrides the repository's file, privileged mode off under a Docker build), start a
+//! build and follow it phase by phase with its log, and print a finished build's log.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::Session;
+use crate::aws::codebuild::{self as cb, BuildInfo, Project, StartOptions};
+use crate::aws::{Aws, logs};
+use crate::core::codebuild::{
+    BuildVerdict, BuildspecSource, Finding, ProjectFacts, Severity, check as findings_for,
+    first_lines, new_phases, verdict,
+};
+use crate::error::{Error, Result};
+use crate::output::{Report, group_end, group_start};
+use crate::wait::PollError;
+
+/// What `codebuild check` looks at.
+#[derive(Debug, Clone)]
+pub struct CheckPlan {
+    pub project: String,
+    /// The checkout's buildspec file, when not `buildspec.yml` in the current directory.
+    pub buildspec: Option<PathBuf>,
+    /// How many recent builds to show.
+    pub builds: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub project: Project,
+    pub buildspec: BuildspecReport,
+    pub recent_builds: Vec<BuildInfo>,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BuildspecReport {
+    #[serde(flatten)]
+    pub source: BuildspecSource,
+    /// The checkout's buildspec file that was compared with the project's.
+    pub checkout_file: Option<String>,
+}
+
+/// The checkout's buildspec: `--buildspec PATH` (which must exist), else the file the project
+/// reads (`buildspec.yml`, or its path) when the current directory has it.
+fn checkout_file(
+    given: Option<&Path>,
+    source: &BuildspecSource,
+) -> Result<Option<(String, String)>> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|e| {
+            Error::input_with(format!("cannot read --buildspec `{}`", path.display()), e)
+        })
+    };
+    if let Some(path) = given {
+        return Ok(Some((path.display().to_string(), read(path)?)));
+    }
+    let default = match source {
+        BuildspecSource::Path { path } if !path.starts_with("arn:") => path.as_str(),
+        _ => "buildspec.yml",
+    };
+    let path = Path::new(default);
+    if path.is_file() {
+        return Ok(Some((default.to_owned(), read(path)?)));
+    }
+    Ok(None)
+}
+
+pub async fn check(session: &Session, plan: &CheckPlan) -> Result<(CheckReport, Option<Error>)> {
+    let aws = session.aws().await?;
+    let project = cb::project(aws, &plan.project).await?.ok_or_else(|| {
+        Error::remote(format!(
+            "CodeBuild project `{}` does not exist in {} (or the caller may not read it): check the name and --region",
+            plan.project,
+            aws.region()
+        ))
+    })?;
+    let source = BuildspecSource::of(project.buildspec.as_deref());
+    let checkout = checkout_file(plan.buildspec.as_deref(), &source)?;
+    let path_in_checkout = match &source {
+        BuildspecSource::Path { path } if Path::new(".git").exists() => {
+            Some(Path::new(path).is_file())
+        }
+        _ => None,
+    };
+    let findings = findings_for(&ProjectFacts {
+        source_type: &project.source_type,
+        buildspec: Some(&source),
+        privileged: project.privileged,
+        checkout_file: checkout.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
+        path_in_checkout,
+    });
+    let recent_builds = cb::recent_builds(aws, &project.name, plan.builds).await?;
+    let problems: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Problem)
+        .map(|f| f.message.as_str())
+        .collect();
+    let failure = (!problems.is_empty()).then(|| {
+        Error::RolloutFailed(format!(
+            "CodeBuild project `{}` would break a release: {}",
+            project.name,
+            problems.join("; ")
+        ))
+    });
+    Ok((
+        CheckReport {
+            project,
+            buildspec: BuildspecReport {
+                source,
+                checkout_file: checkout.map(|(p, _)| p),
+            },
+            recent_builds,
+            findings,
+        },
+        failure,
+    ))
+}
+
+fn duration(seconds: i64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.project;
+        writeln!(f, "project     {}", p.name)?;
+        writeln!(
+            f,
+            "source      {} {}{}",
+            p.source_type,
+            p.source_location.as_deref().unwrap_or("(no location)"),
+            p.source_version
+                .as_deref()
+                .map(|v| format!(" @ {v}"))
+                .unwrap_or_default()
+        )?;
+        writeln!(f, "buildspec   {}", self.buildspec.source.describe())?;
+        if let BuildspecSource::Inline { text } = &self.buildspec.source {
+            for line in first_lines(text, 6) {
+                writeln!(f, "            | {line}")?;
+            }
+        }
+        if let Some(file) = &self.buildspec.checkout_file {
+            writeln!(f, "checkout    {file}")?;
+        }
+        writeln!(
+            f,
+            "environment {} {} on {}, privileged mode {}",
+            p.environment_type,
+            p.image,
+            p.compute_type,
+            if p.privileged { "on" } else { "off" }
+        )?;
+        writeln!(
+            f,
+            "role        {}",
+            p.service_role.as_deref().unwrap_or("(none)")
+        )?;
+        let cw = match (&p.logs.group, &p.logs.stream) {
+            _ if p.logs.cloudwatch != "ENABLED" => "CloudWatch Logs off".to_owned(),
+            (Some(g), Some(s)) => format!("CloudWatch Logs {g} / {s}"),
+            (Some(g), None) => format!("CloudWatch Logs {g}"),
+            _ => format!("CloudWatch Logs /aws/codebuild/{}", p.name),
+        };
+        let s3 = match (&p.logs.s3_location, p.logs.s3 == "ENABLED") {
+            (Some(l), true) => format!(", S3 {l}"),
+            _ => String::new(),
+        };
+        writeln!(f, "logs        {cw}{s3}")?;
+        if self.recent_builds.is_empty() {
+            writeln!(f, "builds      none yet")?;
+        }
+        for (i, b) in self.recent_builds.iter().enumerate() {
+            writeln!(
+                f,
+                "{}  {:<11} {:<10} {}{}",
+                if i == 0 { "builds     " } else { "           " },
+                b.status,
+                b.duration_seconds.map(duration).unwrap_or_default(),
+                b.resolved_source_version
+                    .as_deref()
+                    .or(b.source_version.as_deref())
+                    .unwrap_or("-"),
+                b.started
+                    .as_deref()
+                    .map(|s| format!("  {s}"))
+                    .unwrap_or_default()
+            )?;
+        }
+        if self.findings.is_empty() {
+            writeln!(
+                f,
+                "verdict     nothing here would break a release"
+            )?;
+        }
+        for finding in &self.findings {
+            let label = match finding.severity {
+                Severity::Problem => "PROBLEM",
+                Severity::Warning => "warning",
+            };
+            writeln!(f, "{label:<11} {}", finding.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl Report for CheckReport {}
+
+/// How to follow a build.
+#[derive(Debug, Clone)]
+pub struct FollowOptions {
+    /// None: the build's own timeouts (queued + build) and 10 minutes more.
+    pub timeout: Option<Duration>,
+    pub stop_on_interrupt: bool,
+    pub poll_interval: Duration,
+}
+
+/// A build as the command ends on it.
+#[derive(Debug, Serialize)]
+pub struct BuildReport {
+    pub project: String,
+    #[serde(flatten)]
+    pub build: BuildInfo,
+    /// Whether ecs-ship followed it to its end.
+    pub followed: bool,
+    #[serde(flatten)]
+    pub verdict: BuildVerdict,
+    /// The last lines of its log, when it failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub last_log_lines: Vec<String>,
+}
+
+impl fmt::Display for BuildReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = &self.build;
+        writeln!(
+            f,
+            "build     {}{}",
+            b.id,
+            b.build_number
+                .map(|n| format!(" (#{n})"))
+                .unwrap_or_default()
+        )?;
+        writeln!(
+            f,
+            "status    {}{}",
+            if b.status.is_empty() {
+                "IN_PROGRESS"
+            } else {
+                &b.status
+            },
+            match (&self.verdict, b.duration_seconds) {
+                (BuildVerdict::Running, _) => b
+                    .current_phase
+                    .as_deref()
+                    .map(|p| format!(" (phase {p})"))
+                    .unwrap_or_default(),
+                (_, Some(s)) => format!(" in {}", duration(s)),
+                _ => String::new(),
+            }
+        )?;
+        if let Some(v) = b.resolved_source_version.as_ref().or(b.source_version.as_ref()) {
+            writeln!(f, "source    {v}")?;
+        }
+        if let (Some(g), Some(s)) = (&b.log_group, &b.log_stream) {
+            writeln!(f, "logs      {g} {s}")?;
+        }
+        if let Some(link) = &b.deep_link {
+            writeln!(f, "console   {link}")?;
+        }
+        for (k, v) in &b.exported {
+            writeln!(f, "exported  {k}={v}")?;
+        }
+        match &self.verdict {
+            BuildVerdict::Failed {
+                phase, contexts, ..
+            } => {
+                writeln!(
+                    f,
+                    "failed    in {}",
+                    phase.as_deref().unwrap_or("no phase (stopped)")
+                )?;
+                for c in contexts {
+                    writeln!(f, "          {c}")?;
+                }
+            }
+            BuildVerdict::TimedOut { phase } => writeln!(
+                f,
+                "timed out in {} (the project's timeout)",
+                phase.as_deref().unwrap_or("an unknown phase")
+            )?,
+            _ => {}
+        }
+        if !self.last_log_lines.is_empty() {
+            writeln!(f, "last log lines:")?;
+            for line in &self.last_log_lines {
+                writeln!(f, "  | {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Report for BuildReport {
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("build-id", self.build.id.clone())];
+        if let Some(arn) = &self.build.arn {
+            out.push(("build-arn", arn.clone()));
+        }
+        if !self.build.status.is_empty() {
+            out.push(("build-status", self.build.status.clone()));
+        }
+        out
+    }
+
+    fn summary(&self) -> Option<String> {
+        let b = &self.build;
+        let mut md = format!(
+            "### CodeBuild `{}`: {}\n\n| | |\n|---|---|\n| build | `{}` |\n",
+            self.project,
+            if b.status.is_empty() {
+                "IN_PROGRESS"
+            } else {
+                &b.status
+            },
+            b.id
+        );
+        if let Some(s) = b.duration_seconds {
+            md.push_str(&format!("| duration | {} |\n", duration(s)));
+        }
+        if let BuildVerdict::Failed {
+            phase: Some(phase),
+            contexts,
+            ..
+        } = &self.verdict
+        {
+            md.push_str(&format!("| failed in | {phase} |\n"));
+            for c in contexts {
+                md.push_str(&format!("| | {} |\n", c.replace('|', "\\|")));
+            }
+        }
+        if !self.last_log_lines.is_empty() {
+            md.push_str("\n```\n");
+            md.push_str(&self.last_log_lines.join("\n"));
+            md.push_str("\n```\n");
+        }
+        Some(md)
+    }
+}
+
+/// Reads a `--buildspec` file for StartBuild's buildspecOverride, refusing what is no buildspec.
+pub fn read_buildspec(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::input_with(format!("cannot read --buildspec `{}`", path.display()), e)
+    })?;
+    if !text.lines().any(|l| l.trim_start().starts_with("version:")) {
+        return Err(Error::input(format!(
+            "--buildspec `{}` is not a buildspec: it has no `version:` line (CodeBuild wants `version: 0.2`)",
+            path.display()
+        )));
+    }
+    Ok(text)
+}
+
+/// Starts a build; with `follow`, follows it to its end.
+pub async fn start(
+    session: &Session,
+    options: &StartOptions,
+    follow: Option<&FollowOptions>,
+) -> Result<(BuildReport, Option<Error>)> {
+    let aws = session.aws().await?;
+    let build = cb::start(aws, options).await?;
+    info!(
+        "started build {} of `{}`{}",
+        build.id,
+        options.project,
+        build
+            .source_version
+            .as_deref()
+            .map(|v| format!(" at {v}"))
+            .unwrap_or_default()
+    );
+    match follow {
+        Some(follow) => follow_build(aws, &options.project, build, follow).await,
+        None => {
+            let verdict = verdict(&build.status, &build.phases);
+            Ok((
+                BuildReport {
+                    project: options.project.clone(),
+                    build,
+                    followed: false,
+                    verdict,
+                    last_log_lines: Vec::new(),
+                },
+                None,
+            ))
+        }
+    }
+}
+
+/// Reads a build's log from `token` on, page by page, until CloudWatch has nothing newer.
+struct LogTail {
+    location: Option<(String, String)>,
+    token: Option<String>,
+    last: VecDeque<String>,
+    missing_reported: bool,
+}
+
+const KEEP_LINES: usize = 20;
+
+impl LogTail {
+    async fn drain(&mut self, aws: &Aws, mut emit: impl FnMut(&str)) {
+        let Some((group, stream)) = &self.location else {
+            return;
+        };
+        // A bounded number of pages per poll, so a chatty build cannot starve the phase polling.
+        for _ in 0..20 {
+            match logs::page(aws, group, stream, self.token.as_deref()).await {
+                Ok((lines, next)) => {
+                    for line in &lines {
+                        emit(line);
+                        if self.last.len() == KEEP_LINES {
+                            self.last.pop_front();
+                        }
+                        self.last.push_back(line.clone());
+                    }
+                    let same = next.is_some() && next == self.token;
+                    self.token = next;
+                    if lines.is_empty() || same {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    // The stream appears a few seconds after the build starts: say so once.
+                    if !self.missing_reported {
+                        info!("the build's log is not readable yet ({})", e.chain());
+                        self.missing_reported = true;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn follow_build(
+    aws: &Aws,
+    project: &str,
+    started: BuildInfo,
+    options: &FollowOptions,
+) -> Result<(BuildReport, Option<Error>)> {
+    let timeout = options.timeout.unwrap_or_else(|| {
+        let minutes = started.timeout_minutes.unwrap_or(60) + started.queued_timeout_minutes.unwrap_or(480);
+        Duration::from_secs(60 * (u64::try_from(minutes).unwrap_or(540) + 10))
+    });
+    let deadline = Instant::now() + timeout;
+    let id = started.id.clone();
+    let ids = [id.clone()];
+    let mut seen = Vec::new();
+    let mut tail = LogTail {
+        location: None,
+        token: None,
+        last: VecDeque::new(),
+        missing_reported: false,
+    };
+    let mut build = started;
+    let mut interval = options.poll_interval;
+    let mut last_change = Instant::now();
+    let mut last_error: Option<String> = None;
+    let interrupt = crate::signal::cancelled();
+    tokio::pin!(interrupt);
+    info!(
+        "following build {id} for up to {}",
+        humantime::format_duration(timeout)
+    );
+    group_start(&format!("CodeBuild {id}"));
+    let end = loop {
+        let polled = tokio::select! {
+            biased;
+            r = cb::builds(aws, &ids) => Some(r),
+            () = tokio::time::sleep_until(deadline) => None,
+            signal = &mut interrupt => break End::Cancelled(signal),
+        };
+        match polled {
+            None => break End::OutOfTime,
+            Some(Ok(builds)) => {
+                last_error = None;
+                let Some(now) = builds.into_iter().find(|b| b.id == id) else {
+                    break End::Failed(Error::remote(format!(
+                        "build `{id}` is not known to CodeBuild any more"
+                    )));
+                };
+                build = now;
+                if tail.location.is_none()
+                    && let (Some(g), Some(s)) = (&build.log_group, &build.log_stream)
+                {
+                    tail.location = Some((g.clone(), s.clone()));
+                }
+                let mut changed = false;
+                for phase in new_phases(&build.phases, &mut seen) {
+                    eprintln!("phase {}", phase.line());
+                    changed = true;
+                }
+                let before = tail.last.len();
+                tail.drain(aws, |line| {
+                    eprintln!("{}", crate::redact::apply(line));
+                })
+                .await;
+                changed |= tail.last.len() != before;
+                let v = verdict(&build.status, &build.phases);
+                if v != BuildVerdict::Running {
+                    // CloudWatch may take a moment to have the build's last lines.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    tail.drain(aws, |line| {
+                        eprintln!("{}", crate::redact::apply(line));
+                    })
+                    .await;
+                    break End::Done(v);
+                }
+                if changed {
+                    last_change = Instant::now();
+                }
+                interval = if last_change.elapsed() < Duration::from_secs(30) {
+                    options.poll_interval
+                } else {
+                    interval.mul_f64(1.5).min(Duration::from_secs(15))
+                };
+            }
+            Some(Err(PollError::Throttled(why))) => {
+                warn!("throttled while polling the build ({why}): polling less often");
+                interval = (interval * 2).min(Duration::from_secs(30));
+                last_error = Some(why);
+            }
+            Some(Err(PollError::Transient(why))) => {
+                warn!("polling the build failed ({why}); it goes on, polling again");
+                last_error = Some(why);
+            }
+            Some(Err(PollError::Fatal(e))) => break End::Failed(e),
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            break End::OutOfTime;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval.min(remaining)) => {}
+            signal = &mut interrupt => break End::Cancelled(signal),
+        }
+    };
+    group_end();
+    let last_lines: Vec<String> = tail.last.iter().cloned().collect();
+    let report = |build: BuildInfo, verdict: BuildVerdict, lines: Vec<String>| BuildReport {
+        project: project.to_owned(),
+        build,
+        followed: true,
+        verdict,
+        last_log_lines: lines,
+    };
+    match end {
+        End::Done(v) => {
+            let failure = match &v {
+                BuildVerdict::Succeeded | BuildVerdict::Running => None,
+                BuildVerdict::Failed {
+                    status,
+                    phase,
+                    contexts,
+                } => Some(Error::RolloutFailed(format!(
+                    "build {id} {status}{}{}",
+                    phase
+                        .as_deref()
+                        .map(|p| format!(" in phase {p}"))
+                        .unwrap_or_default(),
+                    contexts
+                        .first()
+                        .map(|c| format!(": {c}"))
+                        .unwrap_or_default()
+                ))),
+                BuildVerdict::TimedOut { phase } => Some(Error::TimedOut(format!(
+                    "build {id} TIMED_OUT{} (the project's build timeout)",
+                    phase
+                        .as_deref()
+                        .map(|p| format!(" in phase {p}"))
+                        .unwrap_or_default()
+                ))),
+            };
+            let lines = if failure.is_some() {
+                last_lines
+            } else {
+                Vec::new()
+            };
+            Ok((report(build, v, lines), failure))
+        }
+        End::OutOfTime => {
+            let phase = build.current_phase.clone().unwrap_or_default();
+            let why = last_error
+                .map(|e| format!(" (the last polls failed: {e})"))
+                .unwrap_or_default();
+            let error = Error::TimedOut(format!(
+                "build {id} was still running (phase {phase}) after {}{why}; it goes on in CodeBuild: `ecs-ship codebuild logs {id}` prints its log, `aws codebuild stop-build --id {id}` stops it",
+                humantime::format_duration(timeout)
+            ));
+            Ok((report(build, BuildVerdict::Running, last_lines), Some(error)))
+        }
+        End::Cancelled(signal) => {
+            if options.stop_on_interrupt {
+                // Bounded: a hung endpoint must not hold a cancelled job.
+                match tokio::time::timeout(Duration::from_secs(15), cb::stop(aws, &id)).await {
+                    Ok(Ok(stopped)) => {
+                        warn!("stopped build {id} (--stop-on-interrupt)");
+                        build = stopped;
+                    }
+                    Ok(Err(e)) => warn!("could not stop build {id}: {}", e.chain()),
+                    Err(_) => warn!("could not stop build {id}: StopBuild did not answer in 15s"),
+                }
+            } else {
+                warn!(
+                    "build {id} goes on in CodeBuild (--stop-on-interrupt stops it): `ecs-ship codebuild logs {id}` prints its log"
+                );
+            }
+            Ok((
+                report(build, BuildVerdict::Running, last_lines),
+                Some(signal.error()),
+            ))
+        }
+        End::Failed(e) => Err(e),
+    }
+}
+
+enum End {
+    Done(BuildVerdict),
+    OutOfTime,
+    Cancelled(crate::signal::Signal),
+    Failed(Error),
+}
+
+/// A finished (or running) build's whole log.
+#[derive(Debug, Serialize)]
+pub struct LogReport {
+    pub build: String,
+    pub log_group: String,
+    pub log_stream: String,
+    pub lines: Vec<String>,
+}
+
+impl fmt::Display for LogReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for line in &self.lines {
+            writeln!(f, "{line}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Report for LogReport {}
+
+pub async fn build_log(session: &Session, id: &str) -> Result<LogReport> {
+    if !id.contains(':') {
+        return Err(Error::input(format!(
+            "invalid build id `{id}`: expected PROJECT:UUID (or a build ARN), as `ecs-ship codebuild start` prints it"
+        )));
+    }
+    let aws = session.aws().await?;
+    let builds = cb::builds(aws, &[id.to_owned()])
+        .await
+        .map_err(|e| match e {
+            PollError::Fatal(e) => e,
+            PollError::Throttled(why) | PollError::Transient(why) => {
+                Error::remote(format!("failed to read build `{id}`: {why}"))
+            }
+        })?;
+    let build = builds
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::remote(format!("CodeBuild has no build `{id}` (in {})", aws.region())))?;
+    let (Some(group), Some(stream)) = (build.log_group.clone(), build.log_stream.clone()) else {
+        return Err(Error::remote(format!(
+            "build `{id}` has no CloudWatch Logs stream (CloudWatch logs may be off for its project; see its S3 logs or {})",
+            build.deep_link.as_deref().unwrap_or("the CodeBuild console")
+        )));
+    };
+    let mut lines = Vec::new();
+    let mut token: Option<String> = None;
+    // Whole pages until CloudWatch answers the same token (no bound here: the log is the result).
+    loop {
+        let (page, next) = logs::page(aws, &group, &stream, token.as_deref()).await?;
+        let empty = page.is_empty();
+        lines.extend(page.into_iter().map(|l| crate::redact::apply(&l).into_owned()));
+        if empty || next.is_none() || next == token {
+            break;
+        }
+        token = next;
+    }
+    Ok(LogReport {
+        build: id.to_owned(),
+        log_group: group,
+        log_stream: stream,
+        lines,
+    })
+}
