@@ -263,9 +263,8 @@ fn convert(b: &aws_sdk_codebuild::types::Build) -> BuildInfo {
     let start = time(b.start_time());
     let end = time(b.end_time());
     let logs = b.logs();
-    let location = logs.and_then(|l| {
-        log_location(l.group_name(), l.stream_name(), l.cloud_watch_logs_arn())
-    });
+    let location =
+        logs.and_then(|l| log_location(l.group_name(), l.stream_name(), l.cloud_watch_logs_arn()));
     BuildInfo {
         id: b.id().unwrap_or_default().to_owned(),
         arn: b.arn().map(str::to_owned),

@@ -1,8 +1,8 @@
 //! The only code that names aws-config or an SDK client. It builds one `SdkConfig` per run, for the
 //! commands that need AWS, and converts between SDK types and `core` types.
 
-pub mod ecr;
 pub mod codebuild;
+pub mod ecr;
 pub mod ecs;
 pub mod elb;
 pub mod logs;

@@ -10,8 +10,8 @@ use clap::{Args, Subcommand};
 use crate::aws::codebuild::StartOptions;
 use crate::cli::shared::{non_empty, parse_duration, parse_key_value, parse_poll_interval};
 use crate::error::Result;
-use crate::flow::codebuild::{self, CheckPlan, FollowOptions};
 use crate::flow::Session;
+use crate::flow::codebuild::{self, CheckPlan, FollowOptions};
 use crate::output::Output;
 
 #[derive(Debug, Subcommand)]
@@ -57,7 +57,7 @@ pub struct StartArgs {
     #[arg(long, overrides_with = "no_follow")]
     pub follow: bool,
     /// Print the build's id and return at once.
-    #[arg(long)]
+    #[arg(long, overrides_with = "follow")]
     pub no_follow: bool,
     /// How long to follow [default: the build's queue and build timeouts, plus 10m].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -101,7 +101,7 @@ pub async fn run(session: &Session, cmd: CodebuildCommand, out: Output) -> Resul
                     .transpose()?,
             };
             let follow = (args.follow || (!args.no_follow && std::io::stderr().is_terminal()))
-                .then(|| FollowOptions {
+                .then_some(FollowOptions {
                     timeout: args.timeout,
                     stop_on_interrupt: args.stop_on_interrupt,
                     poll_interval: args.poll_interval,

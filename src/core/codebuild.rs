@@ -61,8 +61,20 @@ pub struct Needs {
 }
 
 const SUBCOMMANDS: &[&str] = &[
-    "build", "push", "digest", "imagedefs", "doctor", "taskdef", "deploy", "wait", "release",
-    "status", "rehearse", "codebuild", "completions", "man",
+    "build",
+    "push",
+    "digest",
+    "imagedefs",
+    "doctor",
+    "taskdef",
+    "deploy",
+    "wait",
+    "release",
+    "status",
+    "rehearse",
+    "codebuild",
+    "completions",
+    "man",
 ];
 
 /// Scans a buildspec's command lines (comments left out) for what needs a Docker engine in the
@@ -168,12 +180,20 @@ pub fn check(facts: &ProjectFacts) -> Vec<Finding> {
         if !facts.privileged && !needs.docker.is_empty() {
             findings.push(problem(format!(
                 "privileged mode is off, but the buildspec runs `{}`, which needs a Docker engine in the build: turn on privileged mode in the project's environment",
-                needs.docker[0]
+                shorten(&needs.docker[0], 72)
             )));
         }
     }
     findings.sort_by_key(|f| f.severity != Severity::Problem);
     findings
+}
+
+/// A command line cut to `n` characters, for a one-line message.
+fn shorten(line: &str, n: usize) -> String {
+    match line.char_indices().nth(n) {
+        Some((i, _)) => format!("{}...", &line[..i]),
+        None => line.to_owned(),
+    }
 }
 
 /// One phase of a build as CodeBuild reports it.
@@ -234,7 +254,9 @@ pub enum BuildVerdict {
         contexts: Vec<String>,
     },
     /// CodeBuild timed the build out.
-    TimedOut { phase: Option<String> },
+    TimedOut {
+        phase: Option<String>,
+    },
 }
 
 pub fn verdict(status: &str, phases: &[Phase]) -> BuildVerdict {
@@ -315,7 +337,10 @@ mod tests {
             ("      - docker build -t x .", true),
             ("      - docker buildx build --push .", true),
             ("      - docker compose build", true),
-            ("      - eval \"$(ecs-ship --output env release --no-deploy)\"", true),
+            (
+                "      - eval \"$(ecs-ship --output env release --no-deploy)\"",
+                true,
+            ),
             ("      - ecs-ship deploy --cluster c --service s", false),
             ("      - ecs-ship taskdef render --file td.json", false),
             ("      - docker push x", false),
@@ -345,7 +370,8 @@ mod tests {
     #[test]
     fn findings() {
         let release = "version: 0.2\nphases:\n  build:\n    commands:\n      - ecs-ship release --context .\n";
-        let deploy = "version: 0.2\nphases:\n  build:\n    commands:\n      - ecs-ship deploy --cluster c\n";
+        let deploy =
+            "version: 0.2\nphases:\n  build:\n    commands:\n      - ecs-ship deploy --cluster c\n";
         let inline = BuildspecSource::Inline {
             text: deploy.into(),
         };
@@ -372,8 +398,16 @@ mod tests {
                 vec![Problem],
                 "privileged mode is off",
             ),
-            (facts(&repo, false, Some(("buildspec.yml", deploy))), vec![], ""),
-            (facts(&repo, true, Some(("buildspec.yml", release))), vec![], ""),
+            (
+                facts(&repo, false, Some(("buildspec.yml", deploy))),
+                vec![],
+                "",
+            ),
+            (
+                facts(&repo, true, Some(("buildspec.yml", release))),
+                vec![],
+                "",
+            ),
             // Inline and building without privilege: both, the inline text is what runs.
             (
                 facts(&inline_release, false, Some(("buildspec.yml", deploy))),
@@ -414,10 +448,7 @@ mod tests {
     #[test]
     fn phases_are_reported_once_when_they_end() {
         let mut seen = Vec::new();
-        let first = [
-            phase("SUBMITTED", Some("SUCCEEDED")),
-            phase("QUEUED", None),
-        ];
+        let first = [phase("SUBMITTED", Some("SUCCEEDED")), phase("QUEUED", None)];
         let names = |v: Vec<&Phase>| v.iter().map(|p| p.phase.clone()).collect::<Vec<_>>();
         assert_eq!(names(new_phases(&first, &mut seen)), ["SUBMITTED"]);
         let second = [
@@ -475,7 +506,9 @@ mod tests {
             log_location(
                 None,
                 None,
-                Some("arn:aws:logs:us-east-1:123456789012:log-group:/aws/codebuild/p:log-stream:abc")
+                Some(
+                    "arn:aws:logs:us-east-1:123456789012:log-group:/aws/codebuild/p:log-stream:abc"
+                )
             ),
             Some(("/aws/codebuild/p".into(), "abc".into()))
         );

@@ -200,10 +200,7 @@ impl fmt::Display for CheckReport {
             )?;
         }
         if self.findings.is_empty() {
-            writeln!(
-                f,
-                "verdict     nothing here would break a release"
-            )?;
+            writeln!(f, "verdict     nothing here would break a release")?;
         }
         for finding in &self.findings {
             let label = match finding.severity {
@@ -271,7 +268,11 @@ impl fmt::Display for BuildReport {
                 _ => String::new(),
             }
         )?;
-        if let Some(v) = b.resolved_source_version.as_ref().or(b.source_version.as_ref()) {
+        if let Some(v) = b
+            .resolved_source_version
+            .as_ref()
+            .or(b.source_version.as_ref())
+        {
             writeln!(f, "source    {v}")?;
         }
         if let (Some(g), Some(s)) = (&b.log_group, &b.log_stream) {
@@ -462,7 +463,8 @@ async fn follow_build(
     options: &FollowOptions,
 ) -> Result<(BuildReport, Option<Error>)> {
     let timeout = options.timeout.unwrap_or_else(|| {
-        let minutes = started.timeout_minutes.unwrap_or(60) + started.queued_timeout_minutes.unwrap_or(480);
+        let minutes =
+            started.timeout_minutes.unwrap_or(60) + started.queued_timeout_minutes.unwrap_or(480);
         Duration::from_secs(60 * (u64::try_from(minutes).unwrap_or(540) + 10))
     });
     let deadline = Instant::now() + timeout;
@@ -610,7 +612,10 @@ async fn follow_build(
                 "build {id} was still running (phase {phase}) after {}{why}; it goes on in CodeBuild: `ecs-ship codebuild logs {id}` prints its log, `aws codebuild stop-build --id {id}` stops it",
                 humantime::format_duration(timeout)
             ));
-            Ok((report(build, BuildVerdict::Running, last_lines), Some(error)))
+            Ok((
+                report(build, BuildVerdict::Running, last_lines),
+                Some(error),
+            ))
         }
         End::Cancelled(signal) => {
             if options.stop_on_interrupt {
@@ -679,14 +684,19 @@ pub async fn build_log(session: &Session, id: &str) -> Result<LogReport> {
                 Error::remote(format!("failed to read build `{id}`: {why}"))
             }
         })?;
-    let build = builds
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::remote(format!("CodeBuild has no build `{id}` (in {})", aws.region())))?;
+    let build = builds.into_iter().next().ok_or_else(|| {
+        Error::remote(format!(
+            "CodeBuild has no build `{id}` (in {})",
+            aws.region()
+        ))
+    })?;
     let (Some(group), Some(stream)) = (build.log_group.clone(), build.log_stream.clone()) else {
         return Err(Error::remote(format!(
             "build `{id}` has no CloudWatch Logs stream (CloudWatch logs may be off for its project; see its S3 logs or {})",
-            build.deep_link.as_deref().unwrap_or("the CodeBuild console")
+            build
+                .deep_link
+                .as_deref()
+                .unwrap_or("the CodeBuild console")
         )));
     };
     let mut lines = Vec::new();
@@ -695,7 +705,10 @@ pub async fn build_log(session: &Session, id: &str) -> Result<LogReport> {
     loop {
         let (page, next) = logs::page(aws, &group, &stream, token.as_deref()).await?;
         let empty = page.is_empty();
-        lines.extend(page.into_iter().map(|l| crate::redact::apply(&l).into_owned()));
+        lines.extend(
+            page.into_iter()
+                .map(|l| crate::redact::apply(&l).into_owned()),
+        );
         if empty || next.is_none() || next == token {
             break;
         }

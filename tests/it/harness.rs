@@ -192,22 +192,46 @@ impl Drop for Emulator {
 }
 
 pub fn emulator(scenario: &str) -> Option<Emulator> {
+    scripted("ecs_emulator.py", scenario)
+}
+
+/// The scripted CodeBuild (and its builds' CloudWatch Logs) of tests/emulator.
+pub fn codebuild_emulator(scenario: &str) -> Option<Emulator> {
+    scripted("codebuild_emulator.py", scenario)
+}
+
+impl Emulator {
+    /// What the emulator counted (`GET /calls`): operation -> calls, and what it was sent.
+    pub fn calls(&self) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "GET /calls HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("GET /calls: {e}: {text}"))
+    }
+}
+
+fn scripted(file: &str, scenario: &str) -> Option<Emulator> {
     use std::io::BufRead;
     let python = var_or(
         "ECS_SHIP_TEST_PYTHON",
         "/var/tmp/ecs-ship-stack/venv/bin/python",
     );
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/emulator/ecs_emulator.py"
-    );
+    let script = format!("{}/tests/emulator/{file}", env!("CARGO_MANIFEST_DIR"));
     let spawned = Command::new(&python)
-        .args([script, scenario])
+        .args([script.as_str(), scenario])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn();
     let Ok(mut child) = spawned else {
-        require("python for the ECS emulator", false, &python);
+        require("python for the emulators", false, &python);
         return None;
     };
     let mut line = String::new();

@@ -5,6 +5,7 @@ mod harness;
 
 mod ci_outputs;
 mod cli;
+mod codebuild;
 mod deploy;
 mod doctor;
 mod ecr;
