@@ -28,10 +28,10 @@ Exit codes:
   1    unexpected internal error
   2    bad usage or bad input (a file, a flag, an image reference)
   3    an AWS, Docker or registry call failed (auth, not found, network)
-  4    the rollout failed (tasks failed, rolled back, or not on our revision), a CodeBuild build failed, or a check found what would break a release
+  4    the rollout or a CodeBuild build failed, or a check found what would break a release
   5    timed out waiting (for a rollout or a CodeBuild build)
-  130  interrupted (Ctrl-C) while waiting; the deployment or build is left as is unless a flag says otherwise
-  143  terminated (SIGTERM, a cancelled CI job) while waiting; the deployment or build is left as is unless a flag says otherwise";
+  130  interrupted (Ctrl-C) while waiting; the deployment or build is left as is
+  143  terminated (SIGTERM, a cancelled CI job) while waiting; the deployment or build is left as is";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

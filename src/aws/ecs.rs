@@ -486,22 +486,36 @@ fn snapshot(s: &aws_sdk_ecs::types::Service) -> ServiceSnapshot {
     }
 }
 
+/// What else UpdateService sets besides the revision.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateOptions {
+    pub force_new_deployment: bool,
+    pub desired_count: Option<i32>,
+    /// TASK_DEFINITION, SERVICE or NONE: where the service's tasks take their tags from.
+    pub propagate_tags: Option<String>,
+}
+
 /// UpdateService to exactly `task_definition` (an ARN, never a bare family).
 pub async fn update_service(
     aws: &Aws,
     cluster: &str,
     service: &str,
     task_definition: &str,
-    force_new_deployment: bool,
-    desired_count: Option<i32>,
+    options: &UpdateOptions,
 ) -> Result<()> {
     aws.ecs()
         .update_service()
         .cluster(cluster)
         .service(service)
         .task_definition(task_definition)
-        .force_new_deployment(force_new_deployment)
-        .set_desired_count(desired_count)
+        .force_new_deployment(options.force_new_deployment)
+        .set_desired_count(options.desired_count)
+        .set_propagate_tags(
+            options
+                .propagate_tags
+                .as_deref()
+                .map(aws_sdk_ecs::types::PropagateTags::from),
+        )
         .send()
         .await
         .map_err(|e| remote(format!("failed to update service `{service}` in cluster `{cluster}` to {task_definition}"), e))?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::core::overrides::{self, Overrides, Targeted};
 use crate::core::taskdef::ImageSpec;
 use crate::flow::image::{BuildRequest, PushRequest};
 use crate::flow::rollout::{DeployPlan, WaitSettings};
@@ -148,6 +149,156 @@ pub struct ChangeArgs {
 
     #[command(flatten)]
     pub logs: TaskdefArgs,
+
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+
+    /// A task definition tag KEY=VALUE (repeatable; same as --taskdef-tag).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub tag: Vec<(String, String)>,
+}
+
+/// `--cpu` / `--memory`: the task's size, or a container's with `CONTAINER:N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SizeFlag {
+    Task(String),
+    Container(String, i64),
+}
+
+fn parse_size(s: &str, unit: &str) -> std::result::Result<SizeFlag, String> {
+    if let Some((container, n)) = s.split_once(':') {
+        let n: i64 =
+            n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                format!("`{s}`: expected CONTAINER:N with N a positive whole number")
+            })?;
+        if container.is_empty() {
+            return Err(format!("`{s}`: expected CONTAINER:N"));
+        }
+        return Ok(SizeFlag::Container(container.to_owned(), n));
+    }
+    overrides::parse_task_size(s, unit).map(SizeFlag::Task)
+}
+
+fn parse_cpu(s: &str) -> std::result::Result<SizeFlag, String> {
+    parse_size(s, "vCPU")
+}
+
+fn parse_memory(s: &str) -> std::result::Result<SizeFlag, String> {
+    parse_size(s, "GB")
+}
+
+fn parse_env_file(s: &str) -> std::result::Result<Targeted<PathBuf>, String> {
+    match s.split_once(':') {
+        Some((c, p)) if !c.is_empty() && !p.is_empty() && !c.contains('/') => Ok(Targeted {
+            container: Some(c.to_owned()),
+            value: PathBuf::from(p),
+        }),
+        _ if s.is_empty() => Err("expected [CONTAINER:]PATH".into()),
+        _ => Ok(Targeted {
+            container: None,
+            value: PathBuf::from(s),
+        }),
+    }
+}
+
+fn parse_role_arn(s: &str) -> std::result::Result<String, String> {
+    let ok = s.starts_with("arn:aws") && s.contains(":iam::") && s.contains(":role/");
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "`{s}`: expected an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        ))
+    }
+}
+
+/// Per-environment overrides on the cleaned task definition: `taskdef render|register`, `deploy`,
+/// `release`. Each appears in the change list and the dry run's diff.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OverrideArgs {
+    /// Set an environment variable: [CONTAINER:]NAME=VALUE (repeatable; the container may be left
+    /// out when there is one). Replaces a secret of that name.
+    #[arg(long = "env", value_name = "[CONTAINER:]NAME=VALUE", value_parser = overrides::parse_targeted_pair)]
+    pub env: Vec<Targeted<(String, String)>>,
+
+    /// Set the variables of a dotenv file: [CONTAINER:]PATH (repeatable; applied before --env).
+    /// (The global --env-file writes results; this one reads variables.)
+    #[arg(long = "env-from-file", value_name = "[CONTAINER:]PATH", value_parser = parse_env_file)]
+    pub env_files: Vec<Targeted<PathBuf>>,
+
+    /// Set a secret from Secrets Manager or SSM: [CONTAINER:]NAME=ARN (repeatable). Replaces a
+    /// plain variable of that name.
+    #[arg(long = "secret", value_name = "[CONTAINER:]NAME=ARN", value_parser = overrides::parse_targeted_pair)]
+    pub secrets: Vec<Targeted<(String, String)>>,
+
+    /// Remove an environment variable or secret: [CONTAINER:]NAME (repeatable).
+    #[arg(long = "unset-env", value_name = "[CONTAINER:]NAME", value_parser = overrides::parse_targeted_name)]
+    pub unset_env: Vec<Targeted<String>>,
+
+    /// Task CPU (units, or `1 vCPU`), or a container's with CONTAINER:UNITS (repeatable).
+    #[arg(long = "cpu", value_name = "[CONTAINER:]N", value_parser = parse_cpu)]
+    pub cpu: Vec<SizeFlag>,
+
+    /// Task memory (MiB, or `2 GB`), or a container's hard limit with CONTAINER:MIB (repeatable).
+    #[arg(long = "memory", value_name = "[CONTAINER:]N", value_parser = parse_memory)]
+    pub memory: Vec<SizeFlag>,
+
+    /// The task's IAM role (what the application may call).
+    #[arg(long, value_name = "ARN", value_parser = parse_role_arn)]
+    pub task_role_arn: Option<String>,
+
+    /// The execution role (what ECS uses to pull the image, read secrets, write logs).
+    #[arg(long, value_name = "ARN", value_parser = parse_role_arn)]
+    pub execution_role_arn: Option<String>,
+
+    /// A task definition tag KEY=VALUE (repeatable); kept on every later re-register.
+    #[arg(long = "taskdef-tag", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub taskdef_tags: Vec<(String, String)>,
+}
+
+impl OverrideArgs {
+    /// `changes` with these overrides, and `extra_tags` (another flag's) after this struct's own.
+    pub fn add_to(&self, changes: Changes, extra_tags: &[(String, String)]) -> Changes {
+        let (overrides, env_files) = self.overrides(extra_tags);
+        Changes {
+            overrides,
+            env_files,
+            ..changes
+        }
+    }
+
+    fn overrides(&self, extra_tags: &[(String, String)]) -> (Overrides, Vec<Targeted<PathBuf>>) {
+        let split = |flags: &[SizeFlag]| {
+            let mut task = None;
+            let mut containers = Vec::new();
+            for f in flags {
+                match f {
+                    SizeFlag::Task(v) => task = Some(v.clone()),
+                    SizeFlag::Container(c, n) => containers.push((c.clone(), *n)),
+                }
+            }
+            (task, containers)
+        };
+        let (cpu, container_cpu) = split(&self.cpu);
+        let (memory, container_memory) = split(&self.memory);
+        let mut tags = self.taskdef_tags.clone();
+        tags.extend(extra_tags.iter().cloned());
+        (
+            Overrides {
+                unset_env: self.unset_env.clone(),
+                env: self.env.clone(),
+                secrets: self.secrets.clone(),
+                cpu,
+                memory,
+                container_cpu,
+                container_memory,
+                task_role_arn: self.task_role_arn.clone(),
+                execution_role_arn: self.execution_role_arn.clone(),
+                tags,
+            },
+            self.env_files.clone(),
+        )
+    }
 }
 
 impl TaskdefArgs {
@@ -160,13 +311,18 @@ impl TaskdefArgs {
             log_stream_prefix: self.log_stream_prefix.clone(),
             force_awslogs: self.force_awslogs,
             strict: self.strict,
+            overrides: Overrides::default(),
+            env_files: Vec::new(),
         }
     }
 }
 
 impl ChangeArgs {
     pub fn changes(&self) -> Changes {
-        self.logs.changes(self.images.clone(), self.pin_digest)
+        self.overrides.add_to(
+            self.logs.changes(self.images.clone(), self.pin_digest),
+            &self.tag,
+        )
     }
 }
 
@@ -405,6 +561,11 @@ pub struct RolloutArgs {
     #[arg(long, value_name = "N")]
     pub desired_count: Option<i32>,
 
+    /// Where the service's tasks take their tags from: TASK_DEFINITION (the --taskdef-tag/--tag
+    /// tags), SERVICE or NONE.
+    #[arg(long, value_name = "FROM", value_parser = ["TASK_DEFINITION", "SERVICE", "NONE"])]
+    pub propagate_tags: Option<String>,
+
     /// Stop after UpdateService.
     #[arg(long, conflicts_with_all = ["rollback_on_failure", "verify_urls"])]
     pub no_wait: bool,
@@ -490,8 +651,11 @@ impl DeployFlags<'_> {
             source,
             changes,
             register: self.register.options(),
-            force_new_deployment: self.rollout.force_new_deployment,
-            desired_count: self.rollout.desired_count,
+            update: crate::aws::ecs::UpdateOptions {
+                force_new_deployment: self.rollout.force_new_deployment,
+                desired_count: self.rollout.desired_count,
+                propagate_tags: self.rollout.propagate_tags.clone(),
+            },
             no_wait: self.rollout.no_wait,
             rollback_on_failure: self.rollout.rollback_on_failure,
             rollback_on_cancel: self.rollout.rollback_on_cancel,

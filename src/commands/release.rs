@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args};
 
 use crate::cli::shared::{
-    BuildFlags, DeployFlags, OverrideSourceArgs, PushFlags, RegisterFlags, RolloutArgs, StateArgs,
-    TaskdefArgs, VerifyArgs, WaitFlags,
+    BuildFlags, DeployFlags, OverrideArgs, OverrideSourceArgs, PushFlags, RegisterFlags,
+    RolloutArgs, StateArgs, TaskdefArgs, VerifyArgs, WaitFlags,
 };
 use crate::core::taskdef::ImageSpec;
 use crate::error::Result;
@@ -78,6 +78,9 @@ pub struct ReleaseArgs {
     pub logs: TaskdefArgs,
 
     #[command(flatten)]
+    pub overrides: OverrideArgs,
+
+    #[command(flatten)]
     pub register: RegisterFlags,
 
     #[command(flatten)]
@@ -102,12 +105,15 @@ impl ReleaseArgs {
             wait: &self.wait,
         };
         let deploy = match (&self.cluster, &self.service, self.no_deploy) {
-            (Some(cluster), Some(service), false) => Some(flags.plan(
-                cluster,
-                service,
-                self.source.source(cluster, service),
-                self.logs.changes(self.images.clone(), false),
-            )),
+            (Some(cluster), Some(service), false) => Some(
+                flags.plan(
+                    cluster,
+                    service,
+                    self.source.source(cluster, service),
+                    self.overrides
+                        .add_to(self.logs.changes(self.images.clone(), false), &[]),
+                ),
+            ),
             _ => None,
         };
         ReleasePlan {

@@ -18,9 +18,9 @@ use crate::output::{Output, to_json_pretty};
 #[derive(Debug, Subcommand)]
 pub enum TaskdefCommand {
     /// Print the register-ready JSON (keys sorted, two-space indent). Offline for --file sources.
-    Render(RenderArgs),
+    Render(Box<RenderArgs>),
     /// Register the cleaned, changed task definition and print the new revision's ARN.
-    Register(RegisterArgs),
+    Register(Box<RegisterArgs>),
     /// Unified diff of two task definitions (files, ARNs or family:revision), read-only fields ignored.
     Diff(DiffArgs),
 }

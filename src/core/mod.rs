@@ -8,6 +8,7 @@ pub mod image_ref;
 pub mod imagedefs;
 pub mod logs;
 pub mod mask;
+pub mod overrides;
 pub mod registry_auth;
 pub mod rehearsal;
 pub mod rollout;

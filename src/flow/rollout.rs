@@ -392,8 +392,8 @@ pub struct DeployPlan {
     pub source: Source,
     pub changes: Changes,
     pub register: RegisterOptions,
-    pub force_new_deployment: bool,
-    pub desired_count: Option<i32>,
+    /// Force a new deployment, desired count, tag propagation.
+    pub update: aws::ecs::UpdateOptions,
     /// Stop after UpdateService.
     pub no_wait: bool,
     pub rollback_on_failure: bool,
@@ -543,14 +543,7 @@ pub async fn roll_out(
     }
     let arn = result.arn().unwrap_or_default().to_owned();
     let deadline = tokio::time::Instant::now() + plan.wait.timeout;
-    let update = aws::ecs::update_service(
-        aws,
-        &plan.cluster,
-        &plan.service,
-        &arn,
-        plan.force_new_deployment,
-        plan.desired_count,
-    );
+    let update = aws::ecs::update_service(aws, &plan.cluster, &plan.service, &arn, &plan.update);
     within(
         deadline,
         aws,
@@ -649,7 +642,7 @@ pub async fn roll_out(
         RollbackPlan::RollBackTo(to) => to,
     };
     warn!("rolling back service `{}` to {to}", plan.service);
-    aws::ecs::update_service(aws, &plan.cluster, &plan.service, &to, false, None).await?;
+    aws::ecs::update_service(aws, &plan.cluster, &plan.service, &to, &Default::default()).await?;
     let back = Expectation {
         task_definition: to.clone(),
         previous: None,
@@ -704,7 +697,8 @@ async fn cancelled(
             "{done}; its deployment goes on as it is (`ecs-ship wait` follows it; --rollback-on-cancel rolls back instead)"
         );
     }
-    let back = aws::ecs::update_service(aws, &plan.cluster, &plan.service, previous, false, None);
+    let plain = aws::ecs::UpdateOptions::default();
+    let back = aws::ecs::update_service(aws, &plan.cluster, &plan.service, previous, &plain);
     match tokio::time::timeout(std::time::Duration::from_secs(10), back).await {
         Ok(Ok(())) => {
             format!("{done}; rolled back to {previous} (--rollback-on-cancel; not waited for)")

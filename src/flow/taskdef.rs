@@ -16,6 +16,7 @@ use crate::core::carry::{self, Carried, CarriedKind};
 use crate::core::image_ref::ImageRef;
 use crate::core::logs::{self, KeptDriver, LogGroup, LogSettings};
 use crate::core::mask;
+use crate::core::overrides::{self, Overrides, Targeted};
 use crate::core::taskdef::{self, Change, CheckOptions, ImageSpec, TaskDef};
 use crate::error::{Error, Result};
 
@@ -51,6 +52,10 @@ pub struct Changes {
     pub force_awslogs: bool,
     /// Refuse what the model lacks instead of carrying it.
     pub strict: bool,
+    /// Per-environment overrides (environment, secrets, sizes, roles, tags).
+    pub overrides: Overrides,
+    /// Dotenv files whose variables are set before `overrides.env`.
+    pub env_files: Vec<Targeted<PathBuf>>,
 }
 
 /// How to register.
@@ -208,6 +213,31 @@ pub async fn prepare_loaded(
         taskdef::swap_images(&mut document, &specs)
             .map_err(|e| Error::input(format!("cannot apply --image to {label}: {e}")))?,
     );
+    if !changes.overrides.is_empty() || !changes.env_files.is_empty() {
+        let mut overrides = changes.overrides.clone();
+        let mut from_files = Vec::new();
+        for file in &changes.env_files {
+            let text = std::fs::read_to_string(&file.value).map_err(|e| {
+                Error::input_with(
+                    format!("cannot read --env-from-file `{}`", file.value.display()),
+                    e,
+                )
+            })?;
+            let pairs = overrides::parse_dotenv(&text).map_err(|e| {
+                Error::input(format!("--env-from-file `{}`: {e}", file.value.display()))
+            })?;
+            from_files.extend(pairs.into_iter().map(|value| Targeted {
+                container: file.container.clone(),
+                value,
+            }));
+        }
+        from_files.append(&mut overrides.env);
+        overrides.env = from_files;
+        all_changes.extend(
+            overrides::apply(&mut document, &overrides, session.show_values)
+                .map_err(|e| Error::input(format!("cannot apply the overrides to {label}: {e}")))?,
+        );
+    }
     let settings = LogSettings {
         group: changes.log_group.clone(),
         region: changes

@@ -436,3 +436,72 @@ fn status_shows_target_health_with_elb_reasons() {
         .stdout_has("revision    web:11 (the family's latest is web:12)")
         .stdout_has("target group web-tg: 1 of 2 targets healthy: 10.0.1.23:8080 unhealthy (Target.ResponseCodeMismatch: Health checks failed with these codes: [404])");
 }
+
+/// A per-environment deploy: the overrides land in the registered revision (tag included), and the
+/// service is told to propagate the task definition's tags to its tasks.
+#[tokio::test]
+async fn deploy_with_overrides_and_tag_propagation() {
+    if !require_moto() {
+        return;
+    }
+    let (cluster, _, _) = running_service(1, None).await;
+    let run = ecs_ship_run(&[
+        "deploy",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--env",
+        "MODE=production",
+        "--memory",
+        "api:128",
+        "--tag",
+        "env=production",
+        "--propagate-tags",
+        "TASK_DEFINITION",
+        "--output",
+        "json",
+    ])
+    .expect_code(0)
+    .stderr_has("change: container `api`: environment.MODE: (none) -> production")
+    .stderr_has("change: container `api`: memory: 64 -> 128")
+    .stderr_has("change: tags.env: (none) -> production");
+    let arn = run.json()["task_definition"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = aws_sdk_ecs::Client::new(&sdk_config().await);
+    let described = client
+        .describe_task_definition()
+        .task_definition(&arn)
+        .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+        .send()
+        .await
+        .unwrap();
+    let container = &described.task_definition().unwrap().container_definitions()[0];
+    assert_eq!(container.environment()[0].value(), Some("production"));
+    assert_eq!(container.memory(), Some(128));
+    assert_eq!(described.tags()[0].key(), Some("env"));
+    let service = client
+        .describe_services()
+        .cluster(&cluster)
+        .services("web")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        service.services()[0].propagate_tags().map(|p| p.as_str()),
+        Some("TASK_DEFINITION")
+    );
+    ecs_ship_run(&[
+        "deploy",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--propagate-tags",
+        "SOMETIMES",
+    ])
+    .expect_code(2)
+    .stderr_has("invalid value 'SOMETIMES' for '--propagate-tags <FROM>'");
+}

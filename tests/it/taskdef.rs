@@ -765,3 +765,159 @@ fn secret_values_are_masked_in_dry_runs_and_diffs() {
     );
     assert!(run.stdout.contains("\"8080\""));
 }
+
+/// The per-environment overrides change exactly what they say, on a rendered file and on a
+/// registered revision (tags kept on the next re-register), and a secret given with --env or in a
+/// dotenv file is never printed by a dry run.
+#[test]
+fn overrides_change_what_they_say_and_never_print_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let family = crate::harness::unique("overrides");
+    let path = dir.path().join("td.json");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"family": "{family}", "cpu": "256", "memory": "512", "containerDefinitions": [
+                 {{"name": "api", "image": "r:1", "environment": [{{"name": "MODE", "value": "dev"}}, {{"name": "OLD", "value": "x"}}]}},
+                 {{"name": "worker", "image": "r:1"}}]}}"#
+        ),
+    )
+    .unwrap();
+    let env_file = dir.path().join("prod.env");
+    std::fs::write(
+        &env_file,
+        "# production\nexport LEVEL=info\nSESSION_SECRET='s3cr3t-from-file'\n",
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    let from_file = format!("worker:{}", env_file.display());
+    let render = |extra: &[&str]| {
+        let mut args = vec!["taskdef", "render", "--file", file, "--region", "us-east-1"];
+        args.extend_from_slice(extra);
+        let run = ecs_ship_run(&args).expect_code(0);
+        (run.json(), run)
+    };
+    let (base, _) = render(&[]);
+    let (changed, run) = render(&[
+        "--env",
+        "api:MODE=prod",
+        "--unset-env",
+        "api:OLD",
+        "--env-from-file",
+        &from_file,
+        "--secret",
+        "api:DB_PASSWORD=arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
+        "--cpu",
+        "1024",
+        "--memory",
+        "api:384",
+        "--task-role-arn",
+        "arn:aws:iam::123456789012:role/api",
+        "--tag",
+        "team=payments",
+    ]);
+    // Everything else is as it was.
+    let mut expected = base.clone();
+    let api = &mut expected["containerDefinitions"][0];
+    api["environment"] = serde_json::json!([{"name": "MODE", "value": "prod"}]);
+    api["secrets"] = serde_json::json!([{"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"}]);
+    api["memory"] = serde_json::json!(384);
+    expected["containerDefinitions"][1]["environment"] = serde_json::json!([
+        {"name": "LEVEL", "value": "info"}, {"name": "SESSION_SECRET", "value": "s3cr3t-from-file"}]);
+    expected["cpu"] = serde_json::json!("1024");
+    expected["taskRoleArn"] = serde_json::json!("arn:aws:iam::123456789012:role/api");
+    expected["tags"] = serde_json::json!([{"key": "team", "value": "payments"}]);
+    assert_eq!(changed, expected);
+    assert!(!run.stderr.contains("s3cr3t-from-file"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "change: container `worker`: environment.SESSION_SECRET: (none) -> *** (16 chars"
+        ),
+        "{}",
+        run.stderr
+    );
+    // Bad overrides name what is at fault.
+    ecs_ship_run(&["taskdef", "render", "--file", file, "--env", "MODE=prod"])
+        .expect_code(2)
+        .stderr_has("--env `MODE=...`: the task definition has several containers (api, worker): name one, as CONTAINER:MODE=...");
+    ecs_ship_run(&["taskdef", "render", "--file", file, "--cpu", "api:0"])
+        .expect_code(2)
+        .stderr_has("expected CONTAINER:N with N a positive whole number");
+    ecs_ship_run(&[
+        "taskdef",
+        "render",
+        "--file",
+        file,
+        "--task-role-arn",
+        "api",
+    ])
+    .expect_code(2)
+    .stderr_has("expected an IAM role ARN");
+    if !require_moto() {
+        return;
+    }
+    // Registered with a tag and a secret env value; the dry run of the next change prints neither
+    // the value in clear, and a re-register from the live revision keeps the tag.
+    let run = ecs_ship_run(&[
+        "taskdef",
+        "register",
+        "--file",
+        file,
+        "--taskdef-tag",
+        "team=payments",
+        "--env",
+        "api:STRIPE_API_KEY=sk_live_should_not_print",
+        "--output",
+        "json",
+    ])
+    .expect_code(0);
+    assert!(
+        !run.stderr.contains("sk_live_should_not_print"),
+        "{}",
+        run.stderr
+    );
+    let run = ecs_ship_run(&[
+        "taskdef",
+        "register",
+        "--family",
+        &family,
+        "--env",
+        "api:STRIPE_API_KEY=sk_live_next_value",
+        "--env-from-file",
+        &from_file,
+        "--dry-run",
+    ])
+    .expect_code(0);
+    for secret in [
+        "sk_live_should_not_print",
+        "sk_live_next_value",
+        "s3cr3t-from-file",
+    ] {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{secret} in:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    let run = ecs_ship_run(&[
+        "taskdef",
+        "register",
+        "--family",
+        &family,
+        "--env",
+        "api:MODE=stage",
+        "--output",
+        "json",
+    ])
+    .expect_code(0);
+    let arn = run.json()["arn"].as_str().unwrap().to_owned();
+    let described = ecs_ship_run(&["taskdef", "render", "--task-definition", &arn])
+        .expect_code(0)
+        .json();
+    assert_eq!(
+        described["tags"],
+        serde_json::json!([{"key": "team", "value": "payments"}]),
+        "{arn}"
+    );
+}
