@@ -1,11 +1,11 @@
 //! CodeBuild: read a project and its last builds, start a build, poll it, stop it. SDK types become
 //! this module's plain structs; decisions about them are `core::codebuild`'s.
 
-use aws_sdk_codebuild::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_codebuild::error::ProvideErrorMetadata;
 use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType};
 use serde::Serialize;
 
-use super::{Aws, remote};
+use super::{Aws, poll_error, remote};
 use crate::core::codebuild::{Phase, log_location};
 use crate::error::{Error, Result};
 use crate::wait::PollError;
@@ -206,7 +206,7 @@ pub async fn builds(aws: &Aws, ids: &[String]) -> std::result::Result<Vec<BuildI
         .set_ids(Some(ids.to_vec()))
         .send()
         .await
-        .map_err(poll_error)?;
+        .map_err(|e| poll_error("failed to read the build".into(), e))?;
     Ok(out.builds().iter().map(convert).collect())
 }
 
@@ -220,40 +220,6 @@ pub async fn stop(aws: &Aws, id: &str) -> Result<BuildInfo> {
     out.build_value()
         .map(convert)
         .ok_or_else(|| Error::remote("StopBuild answered without a build"))
-}
-
-fn poll_error<E>(e: SdkError<E>) -> PollError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let what = "failed to read the build";
-    match &e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            PollError::Transient(
-                remote(what, e)
-                    .chain()
-                    .to_string()
-                    .replace("\n  caused by: ", ": "),
-            )
-        }
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            if matches!(
-                e.code(),
-                Some("ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException")
-            ) {
-                PollError::Throttled(e.message().unwrap_or("rate exceeded").to_owned())
-            } else if status >= 500 {
-                PollError::Transient(format!(
-                    "HTTP {status} {}",
-                    e.code().unwrap_or("server error")
-                ))
-            } else {
-                PollError::Fatal(remote(what, e))
-            }
-        }
-        _ => PollError::Fatal(remote(what, e)),
-    }
 }
 
 fn convert(b: &aws_sdk_codebuild::types::Build) -> BuildInfo {

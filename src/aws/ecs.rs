@@ -384,7 +384,12 @@ pub async fn poll_services(
             .set_services(Some(batch.to_vec()))
             .send()
             .await
-            .map_err(|e| poll_error(cluster, e))?;
+            .map_err(|e| {
+                super::poll_error(
+                    format!("failed to describe services in cluster `{cluster}`"),
+                    e,
+                )
+            })?;
         for s in out.services() {
             snapshots.push(snapshot(s));
         }
@@ -406,46 +411,6 @@ pub async fn poll_services(
         }
     }
     Ok(snapshots)
-}
-
-/// Sorts a failed poll: throttled, transient (the SDK's retries used up on a server error, a reset
-/// connection or a call that timed out: the rollout goes on regardless), or fatal (access denied, a
-/// missing cluster).
-fn poll_error(
-    cluster: &str,
-    e: aws_sdk_ecs::error::SdkError<
-        aws_sdk_ecs::operation::describe_services::DescribeServicesError,
-    >,
-) -> PollError {
-    use aws_sdk_ecs::error::SdkError;
-    let what = || format!("failed to describe services in cluster `{cluster}`");
-    match &e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            PollError::Transient(
-                remote(what(), e)
-                    .chain()
-                    .to_string()
-                    .replace("\n  caused by: ", ": "),
-            )
-        }
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            if matches!(
-                e.code(),
-                Some("ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException")
-            ) {
-                PollError::Throttled(e.message().unwrap_or("rate exceeded").to_owned())
-            } else if status >= 500 {
-                PollError::Transient(format!(
-                    "HTTP {status} {}",
-                    e.code().unwrap_or("server error")
-                ))
-            } else {
-                PollError::Fatal(remote(what(), e))
-            }
-        }
-        _ => PollError::Fatal(remote(what(), e)),
-    }
 }
 
 fn snapshot(s: &aws_sdk_ecs::types::Service) -> ServiceSnapshot {

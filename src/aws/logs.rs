@@ -106,12 +106,20 @@ pub async fn tail(
 /// token to read on from. CloudWatch answers the same token again when there is nothing new.
 pub async fn page(
     aws: &Aws,
+    region: Option<&str>,
     group: &str,
     stream: &str,
     token: Option<&str>,
 ) -> Result<(Vec<String>, Option<String>)> {
-    let out = aws
-        .logs()
+    let client = match region {
+        Some(region) => aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&aws.config)
+                .region(Region::new(region.to_owned()))
+                .build(),
+        ),
+        None => aws.logs(),
+    };
+    let out = client
         .get_log_events()
         .log_group_name(group)
         .log_stream_name(stream)

@@ -8,6 +8,7 @@ pub mod elb;
 pub mod logs;
 pub mod raw;
 pub mod sts;
+pub mod tasks;
 
 use std::time::Duration;
 
@@ -145,4 +146,45 @@ pub(crate) fn remote(what: impl Into<String>, err: impl std::error::Error) -> Er
         cause = c.source();
     }
     Error::remote_with(what, Cause(parts.join(": ")))
+}
+
+/// Sorts a failed poll: throttled, transient (the SDK's retries used up on a server error, a reset
+/// connection or a call that timed out: what is watched goes on regardless, so polling goes on), or
+/// fatal (access denied, a missing resource).
+pub(crate) fn poll_error<E>(
+    what: String,
+    e: aws_sdk_ecs::error::SdkError<E>,
+) -> crate::wait::PollError
+where
+    E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use crate::wait::PollError;
+    use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+    match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            PollError::Transient(
+                remote(what, e)
+                    .chain()
+                    .to_string()
+                    .replace("\n  caused by: ", ": "),
+            )
+        }
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            if matches!(
+                e.code(),
+                Some("ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException")
+            ) {
+                PollError::Throttled(e.message().unwrap_or("rate exceeded").to_owned())
+            } else if status >= 500 {
+                PollError::Transient(format!(
+                    "HTTP {status} {}",
+                    e.code().unwrap_or("server error")
+                ))
+            } else {
+                PollError::Fatal(remote(what, e))
+            }
+        }
+        _ => PollError::Fatal(remote(what, e)),
+    }
 }

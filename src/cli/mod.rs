@@ -71,6 +71,9 @@ pub enum Command {
     /// Rehearse a release locally, changing nothing in AWS: build, render and diff the task
     /// definition, run the container as ECS would and wait until it is healthy; then remove it.
     Rehearse(Box<commands::rehearse::RehearseArgs>),
+    /// Run a one-off task (a migration) as the service runs its tasks, follow its log until it
+    /// stops, and exit 0 only when every essential container exited 0.
+    Run(Box<commands::run::RunArgs>),
     /// CodeBuild: check a project for what would break a release, start and follow a build, print
     /// a build's log.
     #[command(subcommand)]

@@ -11,6 +11,7 @@ pub mod imagedefs;
 pub mod push;
 pub mod rehearse;
 pub mod release;
+pub mod run;
 pub mod status;
 pub mod taskdef;
 pub mod wait;
@@ -29,6 +30,7 @@ pub async fn run(cli: Cli, out: Output) -> Result<()> {
             | Command::Wait(_)
             | Command::Release(_)
             | Command::Rehearse(_)
+            | Command::Run(_)
             | Command::Codebuild(codebuild::CodebuildCommand::Start(_))
     ));
     let mut session = Session::new(
@@ -53,6 +55,7 @@ pub async fn run(cli: Cli, out: Output) -> Result<()> {
         Command::Imagedefs(args) => imagedefs::run(&args, out).await,
         Command::Release(args) => release::run(session, &args, out).await,
         Command::Status(args) => status::run(session, &args, out).await,
+        Command::Run(args) => run::run(session, &args, out).await,
         Command::Codebuild(cmd) => codebuild::run(session, cmd, out).await,
         Command::Rehearse(args) => rehearse::run(session, &args, out).await,
         Command::Completions(args) => completions::run(&args),

@@ -14,4 +14,5 @@ pub mod rehearsal;
 pub mod rollout;
 pub mod status;
 pub mod tags;
+pub mod task;
 pub mod taskdef;

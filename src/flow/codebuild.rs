@@ -2,7 +2,6 @@
 //! that silently overrides the repository's file, privileged mode off under a Docker build), start a
 //! build and follow it phase by phase with its log, and print a finished build's log.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +11,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::Session;
+use super::logtail::LogTail;
 use crate::aws::codebuild::{self as cb, BuildInfo, Project, StartOptions};
 use crate::aws::{Aws, logs};
 use crate::core::codebuild::{
@@ -411,51 +411,6 @@ pub async fn start(
     }
 }
 
-/// Reads a build's log from `token` on, page by page, until CloudWatch has nothing newer.
-struct LogTail {
-    location: Option<(String, String)>,
-    token: Option<String>,
-    last: VecDeque<String>,
-    missing_reported: bool,
-}
-
-const KEEP_LINES: usize = 20;
-
-impl LogTail {
-    async fn drain(&mut self, aws: &Aws, mut emit: impl FnMut(&str)) {
-        let Some((group, stream)) = &self.location else {
-            return;
-        };
-        // A bounded number of pages per poll, so a chatty build cannot starve the phase polling.
-        for _ in 0..20 {
-            match logs::page(aws, group, stream, self.token.as_deref()).await {
-                Ok((lines, next)) => {
-                    for line in &lines {
-                        emit(line);
-                        if self.last.len() == KEEP_LINES {
-                            self.last.pop_front();
-                        }
-                        self.last.push_back(line.clone());
-                    }
-                    let same = next.is_some() && next == self.token;
-                    self.token = next;
-                    if lines.is_empty() || same {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    // The stream appears a few seconds after the build starts: say so once.
-                    if !self.missing_reported {
-                        info!("the build's log is not readable yet ({})", e.chain());
-                        self.missing_reported = true;
-                    }
-                    return;
-                }
-            }
-        }
-    }
-}
-
 async fn follow_build(
     aws: &Aws,
     project: &str,
@@ -471,12 +426,7 @@ async fn follow_build(
     let id = started.id.clone();
     let ids = [id.clone()];
     let mut seen = Vec::new();
-    let mut tail = LogTail {
-        location: None,
-        token: None,
-        last: VecDeque::new(),
-        missing_reported: false,
-    };
+    let mut tail = LogTail::default();
     let mut build = started;
     let mut interval = options.poll_interval;
     let mut last_change = Instant::now();
@@ -505,22 +455,22 @@ async fn follow_build(
                     )));
                 };
                 build = now;
-                if tail.location.is_none()
+                if !tail.is_set()
                     && let (Some(g), Some(s)) = (&build.log_group, &build.log_stream)
                 {
-                    tail.location = Some((g.clone(), s.clone()));
+                    tail = LogTail::new(None, g, s);
                 }
                 let mut changed = false;
                 for phase in new_phases(&build.phases, &mut seen) {
                     eprintln!("phase {}", phase.line());
                     changed = true;
                 }
-                let before = tail.last.len();
+                let before = tail.seen();
                 tail.drain(aws, |line| {
                     eprintln!("{}", crate::redact::apply(line));
                 })
                 .await;
-                changed |= tail.last.len() != before;
+                changed |= tail.seen() != before;
                 let v = verdict(&build.status, &build.phases);
                 if v != BuildVerdict::Running {
                     // CloudWatch may take a moment to have the build's last lines.
@@ -561,7 +511,7 @@ async fn follow_build(
         }
     };
     group_end();
-    let last_lines: Vec<String> = tail.last.iter().cloned().collect();
+    let last_lines = tail.last_lines();
     let report = |build: BuildInfo, verdict: BuildVerdict, lines: Vec<String>| BuildReport {
         project: project.to_owned(),
         build,
@@ -703,7 +653,7 @@ pub async fn build_log(session: &Session, id: &str) -> Result<LogReport> {
     let mut token: Option<String> = None;
     // Whole pages until CloudWatch answers the same token (no bound here: the log is the result).
     loop {
-        let (page, next) = logs::page(aws, &group, &stream, token.as_deref()).await?;
+        let (page, next) = logs::page(aws, None, &group, &stream, token.as_deref()).await?;
         let empty = page.is_empty();
         lines.extend(
             page.into_iter()

@@ -10,16 +10,20 @@
 //! - `artifacts`: imagedefinitions.json / imageDetail.json;
 //! - `verify`: HTTP checks after a rollout (`--verify-url`);
 //! - `release`: the steps above in order, timed, with what was done when one fails;
-//! - `codebuild`: check a project, start and follow a build, print its log.
+//! - `codebuild`: check a project, start and follow a build, print its log;
+//! - `task`: one-off tasks followed to a verdict (`run`, `release --before-deploy`);
+//! - `logtail`: following a CloudWatch Logs stream while something runs.
 
 pub mod artifacts;
 pub mod codebuild;
 pub mod image;
+pub mod logtail;
 pub mod rehearse;
 pub mod release;
 pub mod rollout;
 pub mod session;
 pub mod status;
+pub mod task;
 pub mod taskdef;
 pub mod verify;
 

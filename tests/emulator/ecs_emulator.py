@@ -18,6 +18,15 @@ Scenarios:
   flaky     as `stable`, but DescribeServices answers HTTP 500 (ServerException) from its 2nd to its
             7th call: a burst of server errors in the middle of a rollout that then completes
   instant   the service runs OLD; UpdateService to NEW completes at once (a deploy at its API floor)
+
+One-off tasks (RunTask, DescribeTasks, StopTask, and GetLogEvents for the task's awslogs stream
+ecs/api/<task-id> in /ecs/web); the service then runs OLD on awsvpc (FARGATE, platform 1.4.0) and RunTask
+requests are kept for GET /calls:
+  task-ok           the task runs ~2.5 s, logs three lines, container `api` exits 0
+  task-fails        as task-ok, but `api` exits 3 after logging an error
+  task-unstartable  the task stops after ~1 s without running: CannotPullContainerError, no exit code
+  task-hangs        the task keeps running until StopTask
+  no-capacity       RunTask answers with a failure (no task)
 """
 
 import json
@@ -70,7 +79,7 @@ class Scenario:
             rolled = [dep("PRIMARY", OLD, 2, 2, "IN_PROGRESS"),
                       dep("ACTIVE", NEW, 0, 0, "FAILED", "ECS deployment circuit breaker: tasks failed to start.")]
             return rolled[:1] if since > 3 else rolled
-        if self.kind == "instant":
+        if self.kind == "instant" or self.kind.startswith("task") or self.kind == "no-capacity":
             return [dep("PRIMARY", self.current, 2, 2, "COMPLETED")]
         if self.kind == "failing":
             if self.current == NEW:
@@ -94,7 +103,10 @@ class Scenario:
                 "runningCount": primary["runningCount"], "pendingCount": 0, "deployments": deployments,
                 "deploymentController": {"type": "ECS"}, "launchType": "FARGATE",
                 "loadBalancers": [{"targetGroupArn": TARGET_GROUP, "containerName": "api", "containerPort": 8080}],
-                "events": [{"id": "e1", "createdAt": time.time() - 60, "message": "(service web) deployment started."}]}
+                "events": [{"id": "e1", "createdAt": time.time() - 60, "message": "(service web) deployment started."}],
+                **({"networkConfiguration": {"awsvpcConfiguration": {
+                    "subnets": ["subnet-0a1b2c3d"], "securityGroups": ["sg-0a1b2c3d"], "assignPublicIp": "DISABLED"}},
+                    "platformVersion": "1.4.0"} if self.kind.startswith("task") or self.kind == "no-capacity" else {})}
 
     def update(self, request):
         with self.lock:
@@ -103,11 +115,17 @@ class Scenario:
         return {"service": self.service()}
 
 
+AWSVPC = []  # set for the task scenarios: revisions then use awsvpc networking, as on Fargate
+
+
 def task_definition(arn):
     if ":" not in arn.rsplit("/", 1)[-1]:
         arn = NEW  # a bare family: its latest revision
+    elif "/" not in arn:
+        arn = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/{arn}"  # family:revision
     family, revision = arn.rsplit("/", 1)[1].split(":")
-    return {"taskDefinition": {
+    network = {"networkMode": "awsvpc"} if AWSVPC else {}
+    return {"taskDefinition": {**network,
         "taskDefinitionArn": arn, "family": family, "revision": int(revision), "status": "ACTIVE",
         "containerDefinitions": [{"name": "api", "image": f"127.0.0.1:15000/api:{revision}", "essential": True,
                                   "logConfiguration": {"logDriver": "awslogs", "options": {
@@ -115,6 +133,59 @@ def task_definition(arn):
                                       "awslogs-stream-prefix": "ecs"}}}]}}
 
 
+TASK_LINES = {
+    "task-ok": ["migrating 1/3", "migrating 2/3", "migrated: 3 steps"],
+    "task-fails": ["migrating 1/3", "ERROR: relation \"users\" already exists", "migration failed"],
+    "task-hangs": ["waiting for a lock"],
+}
+
+
+class Task:
+    def __init__(self, kind, request):
+        self.kind = kind
+        self.request = request
+        self.start = time.monotonic()
+        self.stopped_at = None
+        self.id = f"{int(time.time() * 1000) % 10**12:012d}abcdef0123456789ab"
+        self.arn = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/bench/{self.id}"
+
+    def describe(self):
+        t = time.monotonic() - self.start
+        container = {"name": "api", "lastStatus": "PENDING"}
+        task = {"taskArn": self.arn, "lastStatus": "PROVISIONING", "desiredStatus": "RUNNING",
+                "taskDefinitionArn": self.request.get("taskDefinition"), "containers": [container]}
+        ends = {"task-ok": 2.5, "task-fails": 2.5, "task-unstartable": 1.0}.get(self.kind)
+        if self.stopped_at is not None:
+            task.update(lastStatus="STOPPED", desiredStatus="STOPPED", stoppedReason="Task stopped by user",
+                        stopCode="UserInitiated")
+            container.update(lastStatus="STOPPED", exitCode=137)
+        elif ends is not None and t >= ends:
+            task.update(lastStatus="STOPPED", desiredStatus="STOPPED")
+            if self.kind == "task-unstartable":
+                task.update(stopCode="TaskFailedToStart", stoppedReason=(
+                    "CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+                    "failed to resolve ref 127.0.0.1:15000/api:nope: not found"))
+                container.update(lastStatus="STOPPED", reason="CannotPullContainerError: ref not found")
+            else:
+                task.update(stopCode="EssentialContainerExited",
+                            stoppedReason="Essential container in task exited")
+                container.update(lastStatus="STOPPED", exitCode=0 if self.kind == "task-ok" else 3)
+        elif t >= 0.5:
+            task["lastStatus"] = "RUNNING"
+            container["lastStatus"] = "RUNNING"
+        return task
+
+    def lines(self):
+        t = time.monotonic() - self.start
+        if self.kind == "task-unstartable" or t < 0.5:
+            return []
+        all_lines = TASK_LINES.get(self.kind, [])
+        shown = len(all_lines) if self.describe()["lastStatus"] == "STOPPED" else int((t - 0.5) / 0.6) + 1
+        return all_lines[:shown]
+
+
+TASKS = {}
+RUN_REQUESTS = []
 REVISIONS = {}
 CALLS = {}  # operation -> how many times it was called; GET /calls shows it (bench/deploy_bench)
 
@@ -168,10 +239,42 @@ def serve(scenario):
                     "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"}]}
             elif op == "DeregisterTaskDefinition":
                 body = {"taskDefinition": {"taskDefinitionArn": request.get("taskDefinition"), "status": "INACTIVE"}}
+            elif op == "RunTask":
+                RUN_REQUESTS.append(request)
+                if scenario.kind == "no-capacity":
+                    body = {"tasks": [], "failures": [{
+                        "arn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/bench",
+                        "reason": "No Container Instances were found in your cluster."}]}
+                else:
+                    task = Task(scenario.kind, request)
+                    TASKS[task.arn] = task
+                    body = {"tasks": [task.describe()], "failures": []}
+            elif op == "StopTask":
+                task = TASKS.get(request.get("task"))
+                if task is not None:
+                    task.stopped_at = time.monotonic()
+                body = {"task": task.describe() if task else {}}
+            elif op == "GetLogEvents":
+                stream = request.get("logStreamName", "")
+                task = next((t for t in TASKS.values() if stream == f"ecs/api/{t.id}"), None)
+                if task is None or not task.lines():
+                    data = json.dumps({"__type": "ResourceNotFoundException",
+                                       "message": "The specified log stream does not exist."}).encode()
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/x-amz-json-1.1")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                lines = task.lines()
+                start = int(request.get("nextToken", "f/0").split("/")[1])
+                events = [{"timestamp": int(time.time() * 1000), "message": line} for line in lines[start:]]
+                body = {"events": events, "nextForwardToken": f"f/{len(lines)}", "nextBackwardToken": "b/0"}
             elif op == "ListTasks":
                 body = {"taskArns": []}
             elif op == "DescribeTasks":
-                body = {"tasks": [], "failures": []}
+                found = [TASKS[a].describe() for a in request.get("tasks", []) if a in TASKS]
+                body = {"tasks": found, "failures": []}
             else:
                 body = {}
             data = json.dumps(body).encode()
@@ -182,7 +285,7 @@ def serve(scenario):
             self.wfile.write(data)
 
         def do_GET(self):
-            data = json.dumps(CALLS).encode()
+            data = json.dumps(dict(CALLS, run_requests=RUN_REQUESTS)).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -206,6 +309,8 @@ def serve(scenario):
 
 
 if __name__ == "__main__":
+    if sys.argv[1].startswith("task") or sys.argv[1] == "no-capacity":
+        AWSVPC.append(True)
     server, endpoint = serve(Scenario(sys.argv[1]))
     print(endpoint, flush=True)
     sys.stdin.read()  # serve until the parent closes our stdin (or dies)

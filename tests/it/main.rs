@@ -13,4 +13,5 @@ mod faults;
 mod images;
 mod rehearse;
 mod release;
+mod run;
 mod taskdef;

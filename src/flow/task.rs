@@ -1,0 +1,418 @@
+//! One-off tasks a pipeline can trust (`ecs-ship run`, `release --before-deploy`): run a task as a
+//! service runs its tasks (network, launch type or capacity providers, platform version) or from a
+//! task definition, optionally on a revision with new images, stream its container's log, and end
+//! on a verdict - every essential container exited 0, or which one did not and why.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::Session;
+use super::logtail::LogTail;
+use super::taskdef::{self, Changes, RegisterOptions};
+use crate::aws::tasks::{self, Network, Placement, RunRequest};
+use crate::core::logs::awslogs_target;
+use crate::core::task::{TaskSnapshot, TaskVerdict, verdict};
+use crate::core::taskdef::{ImageSpec, TaskDef, container_names};
+use crate::error::{Error, Result};
+use crate::output::{Report, group_end, group_start};
+use crate::wait::PollError;
+
+/// Where the task comes from.
+#[derive(Debug, Clone)]
+pub enum RunFrom {
+    /// The revision a service runs, with its network and placement.
+    Service(String),
+    /// A task definition: family, family:revision or ARN.
+    TaskDefinition(String),
+}
+
+/// Placement flags; each one given replaces what the service would give.
+#[derive(Debug, Clone, Default)]
+pub struct PlacementFlags {
+    pub launch_type: Option<String>,
+    pub capacity_providers: Vec<(String, i32, i32)>,
+    pub platform_version: Option<String>,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub cluster: String,
+    pub from: RunFrom,
+    /// New images: a revision with them is registered (or an identical one reused) and run.
+    pub images: Vec<ImageSpec>,
+    pub container: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub placement: PlacementFlags,
+    pub timeout: Duration,
+    pub keep_on_timeout: bool,
+    pub poll_interval: Duration,
+    pub register: RegisterOptions,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub cluster: String,
+    pub task_definition: String,
+    pub task_arn: String,
+    pub container: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub verdict: TaskVerdict,
+    pub task: TaskSnapshot,
+    pub log_group: Option<String>,
+    pub log_stream: Option<String>,
+    pub duration_seconds: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub last_log_lines: Vec<String>,
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "task      {}", self.task_arn)?;
+        writeln!(f, "revision  {}", self.task_definition)?;
+        if let Some(command) = &self.command {
+            writeln!(f, "command   {}", shell_words::join(command))?;
+        }
+        writeln!(f, "verdict   {}", self.verdict.describe())?;
+        for c in &self.task.containers {
+            writeln!(
+                f,
+                "container {} {}{}",
+                c.name,
+                c.exit_code
+                    .map(|e| format!("exited {e}"))
+                    .unwrap_or_else(|| c.last_status.to_lowercase()),
+                c.reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            )?;
+        }
+        if let (Some(g), Some(s)) = (&self.log_group, &self.log_stream) {
+            writeln!(f, "logs      {g} {s}")?;
+        }
+        writeln!(f, "duration  {}s", self.duration_seconds)?;
+        if !self.last_log_lines.is_empty() {
+            writeln!(f, "last log lines:")?;
+            for line in &self.last_log_lines {
+                writeln!(f, "  | {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Report for RunReport {
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            ("task-arn", self.task_arn.clone()),
+            ("task-definition-arn", self.task_definition.clone()),
+        ];
+        let verdict = match &self.verdict {
+            TaskVerdict::Succeeded => "succeeded",
+            TaskVerdict::Failed { .. } => "failed",
+            TaskVerdict::NeverStarted { .. } => "never-started",
+            TaskVerdict::Running => "running",
+        };
+        out.push(("verdict", verdict.into()));
+        if let TaskVerdict::Failed {
+            exit_code: Some(code),
+            ..
+        } = &self.verdict
+        {
+            out.push(("exit-code", code.to_string()));
+        }
+        out
+    }
+}
+
+fn essential(td: &TaskDef) -> Vec<String> {
+    td.get("containerDefinitions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("essential").and_then(Value::as_bool).unwrap_or(true))
+        .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect()
+}
+
+fn mark(mut task: TaskSnapshot, essential: &[String]) -> TaskSnapshot {
+    for c in &mut task.containers {
+        c.essential = essential.contains(&c.name);
+    }
+    task
+}
+
+/// Placement: the service's (or none), with each flag given replacing its part.
+fn placement(base: Placement, flags: &PlacementFlags) -> Placement {
+    let mut p = base;
+    if flags.launch_type.is_some() {
+        p.launch_type = flags.launch_type.clone();
+        p.capacity_providers.clear();
+    }
+    if !flags.capacity_providers.is_empty() {
+        p.capacity_providers = flags.capacity_providers.clone();
+        p.launch_type = None;
+    }
+    if flags.platform_version.is_some() {
+        p.platform_version = flags.platform_version.clone();
+    }
+    if !flags.subnets.is_empty() {
+        p.network = Some(Network {
+            subnets: flags.subnets.clone(),
+            security_groups: flags.security_groups.clone(),
+            assign_public_ip: flags.assign_public_ip,
+        });
+    }
+    p
+}
+
+/// Runs the task and follows it to its end. `Ok` carries the report and, when the task did not
+/// pass, the error that sets the exit code.
+pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option<Error>)> {
+    let aws = session.aws().await?;
+    let (ident, base) = match &plan.from {
+        RunFrom::Service(service) => {
+            let (td, placement) = tasks::service_placement(aws, &plan.cluster, service).await?;
+            info!("service `{service}` runs {td}");
+            (td, placement)
+        }
+        RunFrom::TaskDefinition(td) => (td.clone(), Placement::default()),
+    };
+    let placement = placement(base, &plan.placement);
+    let loaded = taskdef::read_live(aws, &ident).await?;
+    let mut document = loaded.document.clone();
+    let mut task_definition = loaded.arn.clone().unwrap_or(ident);
+    if !plan.images.is_empty() {
+        let changes = Changes {
+            images: plan.images.clone(),
+            log_stream_prefix: "ecs".into(),
+            ..Default::default()
+        };
+        let prepared = taskdef::prepare_loaded(session, loaded, &changes).await?;
+        document = prepared.document.clone();
+        let registered = taskdef::register(aws, prepared, &plan.register).await?;
+        task_definition = registered
+            .arn
+            .ok_or_else(|| Error::remote("RegisterTaskDefinition answered without an ARN"))?;
+        info!(
+            "{} {task_definition} for the task",
+            if registered.reused {
+                "reusing"
+            } else {
+                "registered"
+            }
+        );
+    }
+    if document.get("networkMode").and_then(Value::as_str) == Some("awsvpc")
+        && placement.network.is_none()
+    {
+        return Err(Error::input(format!(
+            "{task_definition} uses awsvpc networking: give --subnets (and --security-groups), or --service to run it as that service runs its tasks"
+        )));
+    }
+    let names = container_names(&document);
+    let container = match &plan.container {
+        Some(c) if names.contains(c) => Some(c.clone()),
+        Some(c) => {
+            return Err(Error::input(format!(
+                "--container `{c}`: {task_definition} has no such container (it has: {})",
+                names.join(", ")
+            )));
+        }
+        None if names.len() == 1 => Some(names[0].clone()),
+        None if plan.command.is_some() || !plan.env.is_empty() => {
+            return Err(Error::input(format!(
+                "--command and --env need --container: {task_definition} has several containers ({})",
+                names.join(", ")
+            )));
+        }
+        None => None,
+    };
+    let essential = essential(&document);
+    let started = tasks::run_task(
+        aws,
+        &RunRequest {
+            cluster: plan.cluster.clone(),
+            task_definition: task_definition.clone(),
+            placement,
+            container: container.clone(),
+            command: plan.command.clone(),
+            env: plan.env.clone(),
+            started_by: "ecs-ship".into(),
+        },
+    )
+    .await?;
+    let arn = started.arn.clone();
+    info!(
+        "started task {} of {task_definition}; waiting up to {} for it to stop",
+        started.id(),
+        humantime::format_duration(plan.timeout)
+    );
+    // The log of the container that runs the command (or the first essential one).
+    let logged = container
+        .clone()
+        .or_else(|| essential.first().cloned())
+        .unwrap_or_default();
+    let target = awslogs_target(&document, &logged);
+    let mut tail = match &target {
+        Some(t) => LogTail::new(Some(&t.region), &t.group, &t.stream(&logged, started.id())),
+        None => {
+            warn!(
+                "container `{logged}` does not log through awslogs with a stream prefix: its log cannot be shown"
+            );
+            LogTail::default()
+        }
+    };
+    let start = Instant::now();
+    let deadline = start + plan.timeout;
+    let interrupt = crate::signal::cancelled();
+    tokio::pin!(interrupt);
+    let mut task = mark(started, &essential);
+    let mut interval = plan.poll_interval;
+    let mut last_error = None;
+    let emit = |line: &str| eprintln!("{}", crate::redact::apply(line));
+    group_start(&format!("task {}", task.id()));
+    let end = loop {
+        let polled = tokio::select! {
+            biased;
+            r = tasks::describe_task(aws, &plan.cluster, &arn) => Some(r),
+            () = tokio::time::sleep_until(deadline) => None,
+            signal = &mut interrupt => break End::Cancelled(signal),
+        };
+        match polled {
+            None => break End::OutOfTime,
+            Some(Ok(now)) => {
+                last_error = None;
+                if now.last_status != task.last_status {
+                    info!("task {}: {}", now.id(), now.last_status);
+                }
+                task = mark(now, &essential);
+                tail.drain(aws, emit).await;
+                if verdict(&task) != TaskVerdict::Running {
+                    // The container's last lines may reach CloudWatch a moment after it stops.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    tail.drain(aws, emit).await;
+                    break End::Stopped;
+                }
+                interval = plan.poll_interval;
+            }
+            Some(Err(PollError::Throttled(why))) => {
+                warn!("throttled while polling the task ({why}): polling less often");
+                interval = (interval * 2).min(Duration::from_secs(30));
+                last_error = Some(why);
+            }
+            Some(Err(PollError::Transient(why))) => {
+                warn!("polling the task failed ({why}); it goes on, polling again");
+                last_error = Some(why);
+            }
+            Some(Err(PollError::Fatal(e))) => break End::Failed(e),
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            break End::OutOfTime;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval.min(remaining)) => {}
+            signal = &mut interrupt => break End::Cancelled(signal),
+        }
+    };
+    group_end();
+    let stop = |why: &'static str| {
+        let arn = arn.clone();
+        async move {
+            match tokio::time::timeout(
+                Duration::from_secs(15),
+                tasks::stop_task(aws, &plan.cluster, &arn, why),
+            )
+            .await
+            {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    warn!("could not stop task {arn}: {}", e.chain());
+                    false
+                }
+                Err(_) => {
+                    warn!("could not stop task {arn}: StopTask did not answer in 15s");
+                    false
+                }
+            }
+        }
+    };
+    let v = verdict(&task);
+    let failure = match &end {
+        End::Stopped => match &v {
+            TaskVerdict::Succeeded | TaskVerdict::Running => None,
+            other => Some(Error::RolloutFailed(format!(
+                "task {} failed: {}",
+                task.id(),
+                other.describe()
+            ))),
+        },
+        End::OutOfTime => {
+            let what = if plan.keep_on_timeout {
+                "it is left running (--keep-on-timeout)"
+            } else if stop("ecs-ship run: timed out").await {
+                "it was stopped"
+            } else {
+                "stopping it failed: stop it with `aws ecs stop-task`"
+            };
+            Some(Error::TimedOut(format!(
+                "task {} did not stop within {}{}; {what}",
+                task.id(),
+                humantime::format_duration(plan.timeout),
+                last_error
+                    .map(|e| format!(" (the last polls failed: {e})"))
+                    .unwrap_or_default()
+            )))
+        }
+        End::Cancelled(signal) => {
+            if stop("ecs-ship run: cancelled").await {
+                warn!("stopped task {}", task.id());
+            }
+            Some(signal.error())
+        }
+        End::Failed(_) => None,
+    };
+    if let End::Failed(e) = end {
+        return Err(e);
+    }
+    let last_log_lines = if failure.is_some() {
+        tail.last_lines()
+    } else {
+        Vec::new()
+    };
+    Ok((
+        RunReport {
+            cluster: plan.cluster.clone(),
+            task_definition,
+            task_arn: arn,
+            container,
+            command: plan.command.clone(),
+            verdict: v,
+            log_group: target.as_ref().map(|t| t.group.clone()),
+            log_stream: target.as_ref().map(|t| t.stream(&logged, task.id())),
+            task,
+            duration_seconds: start.elapsed().as_secs(),
+            last_log_lines,
+        },
+        failure,
+    ))
+}
+
+enum End {
+    Stopped,
+    OutOfTime,
+    Cancelled(crate::signal::Signal),
+    Failed(Error),
+}
