@@ -10,9 +10,11 @@ use crate::cli::shared::{
     BuildFlags, DeployFlags, OverrideArgs, OverrideSourceArgs, PushFlags, RegisterFlags,
     RolloutArgs, StateArgs, TaskdefArgs, VerifyArgs, WaitFlags,
 };
+use crate::core::task::split_command;
 use crate::core::taskdef::ImageSpec;
+use crate::error::Error;
 use crate::error::Result;
-use crate::flow::release::ReleasePlan;
+use crate::flow::release::{BeforeDeploy, ReleasePlan};
 use crate::flow::{self, Session};
 use crate::output::Output;
 
@@ -65,6 +67,16 @@ pub struct ReleaseArgs {
     #[arg(long, value_name = "PATH")]
     pub image_detail: Option<PathBuf>,
 
+    /// A one-off task to pass before the service is updated (a migration): this command, in the
+    /// first --container of the new revision, run as the service runs its tasks; split as a shell
+    /// would. If it fails, nothing is deployed (exit 4).
+    #[arg(long, value_name = "COMMAND", conflicts_with = "no_deploy")]
+    pub before_deploy: Option<String>,
+
+    /// How long the --before-deploy task may run before it is stopped (exit 5).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = crate::cli::shared::parse_duration, requires = "before_deploy")]
+    pub before_deploy_timeout: std::time::Duration,
+
     #[command(flatten)]
     pub build: BuildFlags,
 
@@ -97,7 +109,7 @@ pub struct ReleaseArgs {
 }
 
 impl ReleaseArgs {
-    fn plan(&self) -> ReleasePlan {
+    fn plan(&self) -> Result<ReleasePlan> {
         let flags = DeployFlags {
             register: &self.register,
             rollout: &self.rollout,
@@ -116,7 +128,7 @@ impl ReleaseArgs {
             ),
             _ => None,
         };
-        ReleasePlan {
+        Ok(ReleasePlan {
             build: self
                 .build
                 .request(&self.repository, self.dockerfile.clone()),
@@ -126,13 +138,21 @@ impl ReleaseArgs {
             imagedefinitions: self.imagedefs.clone(),
             image_detail: self.image_detail.clone(),
             deploy,
+            before_deploy: match &self.before_deploy {
+                Some(line) => Some(BeforeDeploy {
+                    command: split_command(line)
+                        .map_err(|e| Error::input(format!("invalid --before-deploy {e}")))?,
+                    timeout: self.before_deploy_timeout,
+                }),
+                None => None,
+            },
             state: self.state.path.clone(),
-        }
+        })
     }
 }
 
 pub async fn run(session: &Session, args: &ReleaseArgs, out: Output) -> Result<()> {
-    let released = flow::release::release(session, &args.plan()).await;
+    let released = flow::release::release(session, &args.plan()?).await;
     out.result(&released.result)?;
     released.failure.map_or(Ok(()), Err)
 }

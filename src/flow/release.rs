@@ -19,6 +19,7 @@ use super::Session;
 use super::artifacts::{self, ArtifactsResult};
 use super::image::{self, BuildRequest, BuildResult, PushRequest, PushResult};
 use super::rollout::{self, DeployPlan, DeployResult};
+use super::task::{self, RunFrom, RunPlan, RunReport};
 use super::taskdef::Loaded;
 use crate::aws::ecs::ServiceInfo;
 use crate::core::image_ref::ImageRef;
@@ -41,7 +42,17 @@ pub struct ReleasePlan {
     /// `None`: stop after the artifacts (`--no-deploy`). Its `changes.images` are completed with
     /// the pushed image for each of `containers`.
     pub deploy: Option<DeployPlan>,
+    /// A one-off task on the new revision (a migration) that must pass before the service is updated.
+    pub before_deploy: Option<BeforeDeploy>,
     pub state: PathBuf,
+}
+
+/// `--before-deploy`: the command, run in the first released container of the new revision, as
+/// the service runs its tasks.
+#[derive(Debug, Clone)]
+pub struct BeforeDeploy {
+    pub command: Vec<String>,
+    pub timeout: std::time::Duration,
 }
 
 /// The steps, in order.
@@ -53,6 +64,7 @@ pub enum Step {
     Push,
     Imagedefs,
     Register,
+    BeforeDeploy,
     Deploy,
 }
 
@@ -64,6 +76,7 @@ impl Step {
             Step::Push => "push",
             Step::Imagedefs => "imagedefs",
             Step::Register => "register",
+            Step::BeforeDeploy => "pre-deploy",
             Step::Deploy => "deploy",
         }
     }
@@ -124,6 +137,8 @@ pub struct ReleaseResult {
     pub build: Option<BuildResult>,
     pub push: Option<PushResult>,
     pub artifacts: Option<ArtifactsResult>,
+    /// The `--before-deploy` task.
+    pub before_deploy: Option<RunReport>,
     pub deploy: Option<DeployResult>,
 }
 
@@ -143,6 +158,7 @@ impl ReleaseResult {
             build: None,
             push: None,
             artifacts: None,
+            before_deploy: None,
             deploy: None,
         }
     }
@@ -502,6 +518,38 @@ pub async fn release(session: &Session, plan: &ReleasePlan) -> Released {
     steps.result.task_definition_arn = registered.task_definition.arn.clone();
     steps.result.reused = Some(registered.task_definition.reused);
     steps.result.previous_task_definition_arn = Some(registered.previous.clone());
+
+    if let Some(before) = &plan.before_deploy
+        && !deploy.register.dry_run
+    {
+        let since = Instant::now();
+        let run = RunPlan {
+            cluster: deploy.cluster.clone(),
+            from: RunFrom::ServiceRevision {
+                service: deploy.service.clone(),
+                task_definition: arn.clone(),
+            },
+            images: Vec::new(),
+            container: plan.containers.first().cloned(),
+            command: Some(before.command.clone()),
+            env: Vec::new(),
+            placement: Default::default(),
+            timeout: before.timeout,
+            keep_on_timeout: false,
+            poll_interval: std::time::Duration::from_secs(2),
+            register: deploy.register,
+        };
+        let (report, failure) = match task::run(session, &run).await {
+            Ok(done) => done,
+            Err(error) => return steps.fail(Step::BeforeDeploy, since, error),
+        };
+        let detail = format!("task {}: {}", report.task.id(), report.verdict.describe());
+        steps.result.before_deploy = Some(report);
+        if let Some(error) = failure {
+            return steps.fail(Step::BeforeDeploy, since, error);
+        }
+        steps.record(Step::BeforeDeploy, StepStatus::Done, since, detail);
+    }
 
     let since = Instant::now();
     let deployed = match rollout::roll_out(session, &deploy, registered).await {

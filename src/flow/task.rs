@@ -29,6 +29,11 @@ pub enum RunFrom {
     Service(String),
     /// A task definition: family, family:revision or ARN.
     TaskDefinition(String),
+    /// Another revision, run as the service runs its tasks (`release --before-deploy`).
+    ServiceRevision {
+        service: String,
+        task_definition: String,
+    },
 }
 
 /// Placement flags; each one given replaces what the service would give.
@@ -58,7 +63,7 @@ pub struct RunPlan {
     pub register: RegisterOptions,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub cluster: String,
     pub task_definition: String,
@@ -188,6 +193,13 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
             (td, placement)
         }
         RunFrom::TaskDefinition(td) => (td.clone(), Placement::default()),
+        RunFrom::ServiceRevision {
+            service,
+            task_definition,
+        } => {
+            let (_, placement) = tasks::service_placement(aws, &plan.cluster, service).await?;
+            (task_definition.clone(), placement)
+        }
     };
     let placement = placement(base, &plan.placement);
     let loaded = taskdef::read_live(aws, &ident).await?;
@@ -217,9 +229,14 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
     if document.get("networkMode").and_then(Value::as_str) == Some("awsvpc")
         && placement.network.is_none()
     {
-        return Err(Error::input(format!(
-            "{task_definition} uses awsvpc networking: give --subnets (and --security-groups), or --service to run it as that service runs its tasks"
-        )));
+        return Err(Error::input(match &plan.from {
+            RunFrom::TaskDefinition(_) => format!(
+                "{task_definition} uses awsvpc networking: give --subnets (and --security-groups), or --service to run it as that service runs its tasks"
+            ),
+            RunFrom::Service(service) | RunFrom::ServiceRevision { service, .. } => format!(
+                "{task_definition} uses awsvpc networking, and service `{service}` has no awsvpc network configuration to run it with: give --subnets (and --security-groups)"
+            ),
+        }));
     }
     let names = container_names(&document);
     let container = match &plan.container {

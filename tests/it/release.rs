@@ -292,3 +292,64 @@ async fn verify_url_passes_on_200_and_fails_and_rolls_back_on_503() {
     assert!(run.stdout.contains("verdict   failed"), "{}", run.stdout);
     assert_eq!(running_revision(&world).await, stable);
 }
+
+/// `--before-deploy` runs the command on the new revision as the service runs its tasks, and the
+/// service is updated only if it passes. moto 5.2.5 cannot run the example's awsvpc task (its
+/// RunTask fails on its own side for awsvpc, and the world's service has no network), so here the
+/// task cannot start - and nothing is deployed; the task's verdicts are `run`'s tests.
+#[tokio::test]
+async fn a_before_deploy_task_that_does_not_pass_stops_the_release_before_the_service() {
+    if !(require_moto() && require_docker() && require_registry()) {
+        return;
+    }
+    let world = world();
+    let repo = format!("{}/{}", registry(), unique("vendor0919-api"));
+    let before = running_revision(&world).await;
+    let run = release(
+        &world,
+        &repo,
+        &[
+            "--before-deploy", "bin/migrate --to 'latest'", "--before-deploy-timeout", "3s",
+            "--output", "json",
+        ],
+    )
+    .expect_code(2)
+    .stderr_has("step pre-deploy FAILED")
+    .stderr_has("uses awsvpc networking, and service `vendor0919-service` has no awsvpc network configuration")
+    .stderr_has("release failed at pre-deploy: the image is pushed as ");
+    let json = run.json();
+    assert_eq!(json["failed_step"], "before_deploy");
+    assert_ne!(json["task_definition_arn"].as_str().unwrap(), before);
+    assert!(json["deploy"].is_null());
+    // The service still runs the old revision.
+    assert_eq!(running_revision(&world).await, before);
+    ecs_ship_run(&[
+        "release",
+        "--context",
+        ".",
+        "--repository",
+        "r",
+        "--before-deploy",
+        "x",
+        "--no-deploy",
+    ])
+    .expect_code(2)
+    .stderr_has("cannot be used with");
+    ecs_ship_run(&[
+        "release",
+        "--context",
+        ".",
+        "--repository",
+        "r",
+        "--cluster",
+        "c",
+        "--service",
+        "s",
+        "--container",
+        "api",
+        "--before-deploy",
+        "echo 'open",
+    ])
+    .expect_code(2)
+    .stderr_has("invalid --before-deploy");
+}
