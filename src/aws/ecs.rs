@@ -549,3 +549,171 @@ pub async fn stopped_tasks(
         })
         .collect())
 }
+
+/// The ARNs of `family`'s revisions with `status` (ACTIVE or INACTIVE), exactly that family
+/// (ListTaskDefinitions' familyPrefix also matches longer names), paginated.
+pub async fn list_revisions(aws: &Aws, family: &str, status: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut pages = aws
+        .ecs()
+        .list_task_definitions()
+        .family_prefix(family)
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::from(status))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            remote(
+                format!("failed to list the {status} revisions of family `{family}`"),
+                e,
+            )
+        })?;
+        out.extend(
+            page.task_definition_arns()
+                .iter()
+                .filter(|a| crate::core::prune::family_of(a) == family)
+                .cloned(),
+        );
+    }
+    Ok(out)
+}
+
+/// Every cluster ARN in the region.
+pub async fn list_clusters(aws: &Aws) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut pages = aws.ecs().list_clusters().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| remote("failed to list clusters", e))?;
+        out.extend(page.cluster_arns().iter().cloned());
+    }
+    Ok(out)
+}
+
+/// The revisions a cluster uses, each with who uses it: every deployment of every service (a
+/// rollout in progress uses two), and every running or pending task.
+pub async fn revisions_in_use(aws: &Aws, cluster: &str) -> Result<Vec<(String, String)>> {
+    let client = aws.ecs();
+    let mut used = Vec::new();
+    let mut services = Vec::new();
+    let mut pages = client
+        .list_services()
+        .cluster(cluster)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            remote(
+                format!("failed to list the services of cluster `{cluster}`"),
+                e,
+            )
+        })?;
+        services.extend(page.service_arns().iter().cloned());
+    }
+    let name = cluster.rsplit('/').next().unwrap_or(cluster);
+    for batch in services.chunks(10) {
+        let out = client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                remote(
+                    format!("failed to describe the services of cluster `{cluster}`"),
+                    e,
+                )
+            })?;
+        for s in out.services() {
+            let service = s.service_name().unwrap_or_default();
+            for d in s.deployments() {
+                if let Some(td) = d.task_definition() {
+                    used.push((
+                        td.to_owned(),
+                        format!(
+                            "service {service} in {name} ({} deployment)",
+                            d.status().unwrap_or("?")
+                        ),
+                    ));
+                }
+            }
+            if let Some(td) = s.task_definition() {
+                used.push((td.to_owned(), format!("service {service} in {name}")));
+            }
+        }
+    }
+    let mut tasks = Vec::new();
+    let mut pages = client.list_tasks().cluster(cluster).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            remote(
+                format!("failed to list the tasks of cluster `{cluster}`"),
+                e,
+            )
+        })?;
+        tasks.extend(page.task_arns().iter().cloned());
+    }
+    for batch in tasks.chunks(100) {
+        let out = client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                remote(
+                    format!("failed to describe the tasks of cluster `{cluster}`"),
+                    e,
+                )
+            })?;
+        for t in out.tasks() {
+            if let Some(td) = t.task_definition_arn() {
+                let id = t
+                    .task_arn()
+                    .and_then(|a| a.rsplit('/').next())
+                    .unwrap_or("?");
+                used.push((
+                    td.to_owned(),
+                    format!("task {id} in {name} ({})", t.last_status().unwrap_or("?")),
+                ));
+            }
+        }
+    }
+    Ok(used)
+}
+
+/// When a revision was registered.
+pub async fn registered_at(aws: &Aws, arn: &str) -> Result<Option<i64>> {
+    let out = aws
+        .ecs()
+        .describe_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .map_err(|e| remote(format!("failed to describe {arn}"), e))?;
+    Ok(out
+        .task_definition()
+        .and_then(|t| t.registered_at())
+        .map(|d| d.secs()))
+}
+
+/// DeleteTaskDefinitions for up to 10 INACTIVE revisions; returns the failures as text.
+pub async fn delete_task_definitions(aws: &Aws, arns: &[String]) -> Result<Vec<String>> {
+    let out = aws
+        .ecs()
+        .delete_task_definitions()
+        .set_task_definitions(Some(arns.to_vec()))
+        .send()
+        .await
+        .map_err(|e| remote("failed to delete task definitions", e))?;
+    Ok(out
+        .failures()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {}",
+                f.arn().unwrap_or("?"),
+                f.reason().or(f.detail()).unwrap_or("no reason given")
+            )
+        })
+        .collect())
+}

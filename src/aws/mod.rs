@@ -5,6 +5,7 @@ pub mod codebuild;
 pub mod ecr;
 pub mod ecs;
 pub mod elb;
+pub mod events;
 pub mod logs;
 pub mod raw;
 pub mod sts;

@@ -9,7 +9,7 @@ use clap::Args;
 use crate::core::overrides::{self, Overrides, Targeted};
 use crate::core::taskdef::ImageSpec;
 use crate::flow::image::{BuildRequest, PushRequest};
-use crate::flow::rollout::{DeployPlan, WaitSettings};
+use crate::flow::rollout::{AfterDeploy, DeployPlan, WaitSettings};
 use crate::flow::taskdef::{Changes, RegisterOptions, Source};
 use crate::flow::verify::VerifySettings;
 use crate::state;
@@ -579,6 +579,20 @@ pub struct RolloutArgs {
     /// revision it ran before (without waiting) instead of leaving the deployment going on.
     #[arg(long, conflicts_with = "no_wait")]
     pub rollback_on_cancel: bool,
+
+    /// Once the rollout is stable, move the EventBridge schedules on the cluster that run this
+    /// family (ListRuleNamesByTarget, ListTargetsByRule) to the new revision.
+    #[arg(long, conflicts_with = "no_wait")]
+    pub update_schedules: bool,
+
+    /// Like --update-schedules, for this rule only (repeatable); an unknown rule is an error.
+    #[arg(long = "schedule", value_name = "RULE", conflicts_with = "no_wait")]
+    pub schedules: Vec<String>,
+
+    /// Once the rollout is stable, deregister the family's revisions beyond the newest N that
+    /// nothing uses (as `taskdef prune --keep N`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "no_wait")]
+    pub prune_keep: Option<u32>,
 }
 
 /// HTTP checks once the service is stable: shared by `deploy` and `release`.
@@ -661,6 +675,11 @@ impl DeployFlags<'_> {
             rollback_on_cancel: self.rollout.rollback_on_cancel,
             wait: self.wait.settings(),
             verify: self.verify.settings(),
+            after: AfterDeploy {
+                update_schedules: self.rollout.update_schedules,
+                schedules: self.rollout.schedules.clone(),
+                prune_keep: self.rollout.prune_keep.map(|n| n as usize),
+            },
         }
     }
 }

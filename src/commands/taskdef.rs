@@ -1,4 +1,4 @@
-//! `ecs-ship taskdef render|register|diff`: a task definition from the service's running revision,
+//! `ecs-ship taskdef render|register|diff|prune`: a task definition from the service's running revision,
 //! a family, an ARN or a file; cleaned, image swapped and pinned, logs guaranteed, nothing lost.
 
 use std::path::{Path, PathBuf};
@@ -23,6 +23,46 @@ pub enum TaskdefCommand {
     Register(Box<RegisterArgs>),
     /// Unified diff of two task definitions (files, ARNs or family:revision), read-only fields ignored.
     Diff(DiffArgs),
+    /// Deregister (and with --delete, delete) a family's revisions beyond the newest N - never one
+    /// a service deployment, a running or pending task or a scheduled rule uses.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// The task definition family.
+    #[arg(long, value_parser = crate::cli::shared::non_empty)]
+    pub family: String,
+    /// How many of the newest ACTIVE revisions to keep (at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+    /// Only revisions registered longer ago than this (e.g. 30d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_age)]
+    pub older_than: Option<std::time::Duration>,
+    /// Also delete the pruned revisions and the INACTIVE ones nothing uses (DeleteTaskDefinitions;
+    /// a deleted revision cannot be used again).
+    #[arg(long)]
+    pub delete: bool,
+    /// Say what would be deregistered and deleted; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Check only these clusters for services, tasks and schedules using a revision (repeatable)
+    /// [default: every cluster in the region].
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub clusters: Vec<String>,
+}
+
+/// A duration for --older-than: units up to days (`30d`, `12h`), no upper limit below 10 years.
+fn parse_age(s: &str) -> std::result::Result<std::time::Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}`: {e} (e.g. 30d, 12h)"))
+        .and_then(|d| {
+            if d.as_secs() > 10 * 365 * 86_400 {
+                Err(format!("`{s}`: more than 10 years"))
+            } else {
+                Ok(d)
+            }
+        })
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +109,19 @@ pub async fn run(session: &Session, cmd: TaskdefCommand, out: Output) -> Result<
             options.show_values = session.show_values;
             let result = flow::taskdef::register(session.aws().await?, prepared, &options).await?;
             out.result(&result)
+        }
+        TaskdefCommand::Prune(args) => {
+            let options = flow::prune::PruneOptions {
+                family: args.family.clone(),
+                keep: args.keep as usize,
+                older_than: args.older_than,
+                delete: args.delete,
+                dry_run: args.dry_run,
+                clusters: args.clusters.clone(),
+            };
+            let (report, failure) = flow::prune::prune(session, &options).await?;
+            out.result(&report)?;
+            failure.map_or(Ok(()), Err)
         }
         TaskdefCommand::Diff(args) => {
             let a = flow::taskdef::load_operand(session, &args.a).await?;

@@ -9,6 +9,7 @@ pub mod imagedefs;
 pub mod logs;
 pub mod mask;
 pub mod overrides;
+pub mod prune;
 pub mod registry_auth;
 pub mod rehearsal;
 pub mod rollout;

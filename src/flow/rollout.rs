@@ -402,6 +402,19 @@ pub struct DeployPlan {
     pub wait: WaitSettings,
     /// URLs that must answer 2xx once the service is stable.
     pub verify: VerifySettings,
+    /// What follows a stable rollout.
+    pub after: AfterDeploy,
+}
+
+/// What follows a stable (and verified) rollout.
+#[derive(Debug, Clone, Default)]
+pub struct AfterDeploy {
+    /// Move the EventBridge schedules on the cluster that run the family to the new revision.
+    pub update_schedules: bool,
+    /// Only these rules (implies update_schedules).
+    pub schedules: Vec<String>,
+    /// Prune the family to its newest N revisions.
+    pub prune_keep: Option<usize>,
 }
 
 /// What a deploy did: the revision, and how waiting for it (and any rollback) ended.
@@ -416,6 +429,12 @@ pub struct DeployResult {
     pub verify: Option<VerifyReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<WaitReport>,
+    /// EventBridge schedules moved to the new revision (--update-schedules).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<super::prune::MovedSchedule>,
+    /// What --prune-keep did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<super::prune::PruneReport>,
 }
 
 impl DeployResult {
@@ -515,6 +534,62 @@ pub async fn deploy(session: &Session, plan: &DeployPlan) -> Result<Deployed> {
     roll_out(session, &rest, registered).await
 }
 
+/// Once the rollout is stable: schedules moved to the new revision, then the family pruned. Their
+/// errors say the service itself is fine.
+async fn after_deploy(
+    session: &Session,
+    plan: &DeployPlan,
+    arn: &str,
+    result: &mut DeployResult,
+) -> Result<()> {
+    let aws = session.aws().await?;
+    let fine = |e: Error| match e {
+        Error::Remote { message, source } => Error::Remote {
+            message: format!(
+                "service `{}` is stable on {arn}, but {message}",
+                plan.service
+            ),
+            source,
+        },
+        Error::Input { message, source } => Error::Input {
+            message: format!(
+                "service `{}` is stable on {arn}, but {message}",
+                plan.service
+            ),
+            source,
+        },
+        other => other,
+    };
+    if plan.after.update_schedules || !plan.after.schedules.is_empty() {
+        result.schedules =
+            super::prune::update_schedules(aws, &plan.cluster, arn, &plan.after.schedules)
+                .await
+                .map_err(fine)?;
+    }
+    if let Some(keep) = plan.after.prune_keep {
+        let options = super::prune::PruneOptions {
+            family: crate::core::prune::family_of(arn).to_owned(),
+            keep,
+            older_than: None,
+            delete: false,
+            dry_run: false,
+            clusters: Vec::new(),
+        };
+        let (report, failure) = super::prune::prune(session, &options).await.map_err(fine)?;
+        info!(
+            "pruned family `{}`: {} deregistered, {} kept in use",
+            report.family,
+            report.plan.deregister.len(),
+            report.plan.in_use.len()
+        );
+        result.pruned = Some(report);
+        if let Some(e) = failure {
+            return Err(fine(e));
+        }
+    }
+    Ok(())
+}
+
 /// Updates the service to the registered revision, waits, verifies, and rolls back on request.
 /// Nothing is updated on a dry run.
 pub async fn roll_out(
@@ -530,6 +605,8 @@ pub async fn roll_out(
         wait: None,
         verify: None,
         rollback: None,
+        schedules: Vec::new(),
+        pruned: None,
     };
     if plan.register.dry_run {
         info!(
@@ -594,10 +671,8 @@ pub async fn roll_out(
         result.verify = Some(report);
     }
     let Some(failure) = failure else {
-        return Ok(Deployed {
-            result,
-            failure: None,
-        });
+        let failure = after_deploy(session, plan, &arn, &mut result).await.err();
+        return Ok(Deployed { result, failure });
     };
     match &failure {
         Error::RolloutFailed(_) | Error::TimedOut(_) if plan.rollback_on_failure => {}

@@ -11,6 +11,7 @@ mod doctor;
 mod ecr;
 mod faults;
 mod images;
+mod prune;
 mod rehearse;
 mod release;
 mod run;
