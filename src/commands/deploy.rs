@@ -7,6 +7,7 @@ use crate::cli::shared::{
     ChangeArgs, DeployFlags, OverrideSourceArgs, RegisterFlags, RolloutArgs, VerifyArgs, WaitFlags,
 };
 use crate::error::Result;
+use crate::flow::services::RollbackScope;
 use crate::flow::{self, Session};
 use crate::output::Output;
 
@@ -17,9 +18,15 @@ pub struct DeployArgs {
     #[arg(long, env = "ECS_SHIP_CLUSTER", value_parser = crate::cli::shared::non_empty)]
     pub cluster: String,
 
-    /// The service to deploy.
-    #[arg(long, env = "ECS_SHIP_SERVICE", value_parser = crate::cli::shared::non_empty)]
-    pub service: String,
+    /// The service to deploy (repeatable: several services of the cluster, each getting the
+    /// --image of the containers it has, waited for together).
+    #[arg(long = "service", env = "ECS_SHIP_SERVICE", required = true, value_parser = crate::cli::shared::non_empty)]
+    pub services: Vec<String>,
+
+    /// With several services and --rollback-on-failure: roll back only the services that failed,
+    /// or all of them (`all` implies --rollback-on-failure).
+    #[arg(long, value_name = "SCOPE", value_parser = ["failed", "all"], default_value = "failed")]
+    pub rollback: String,
 
     #[command(flatten)]
     pub source: OverrideSourceArgs,
@@ -41,19 +48,37 @@ pub struct DeployArgs {
 }
 
 pub async fn run(session: &Session, args: &DeployArgs, out: Output) -> Result<()> {
+    let mut rollout = args.rollout.clone();
+    rollout.rollback_on_failure |= args.rollback == "all";
     let flags = DeployFlags {
         register: &args.register,
-        rollout: &args.rollout,
+        rollout: &rollout,
         verify: &args.verify,
         wait: &args.wait,
     };
-    let plan = flags.plan(
-        &args.cluster,
-        &args.service,
-        args.source.source(&args.cluster, &args.service),
-        args.changes.changes(),
-    );
-    let deployed = flow::rollout::deploy(session, &plan).await?;
-    out.result(&deployed.result)?;
-    deployed.failure.map_or(Ok(()), Err)
+    let plans: Vec<_> = args
+        .services
+        .iter()
+        .map(|service| {
+            flags.plan(
+                &args.cluster,
+                service,
+                args.source.source(&args.cluster, service),
+                args.changes.changes(),
+            )
+        })
+        .collect();
+    if let [plan] = plans.as_slice() {
+        let deployed = flow::rollout::deploy(session, plan).await?;
+        out.result(&deployed.result)?;
+        return deployed.failure.map_or(Ok(()), Err);
+    }
+    let scope = if args.rollback == "all" {
+        RollbackScope::All
+    } else {
+        RollbackScope::Failed
+    };
+    let (result, failure) = flow::services::deploy(session, &plans, scope).await?;
+    out.result(&result)?;
+    failure.map_or(Ok(()), Err)
 }

@@ -22,6 +22,7 @@ pub mod prune;
 pub mod rehearse;
 pub mod release;
 pub mod rollout;
+pub mod services;
 pub mod session;
 pub mod status;
 pub mod task;

@@ -291,7 +291,13 @@ pub async fn wait_services(
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, r)| r.as_str());
-        let (verdict, reason) = rollout::service_verdict(end, failing_reason);
+        let (mut verdict, reason) = rollout::service_verdict(end, failing_reason);
+        // Another service decided the outcome: this one may well be stable already.
+        if verdict == ServiceVerdict::InProgress
+            && snapshot.is_some_and(|s| rollout::verdict(s, want) == rollout::Verdict::Stable)
+        {
+            verdict = ServiceVerdict::Stable;
+        }
         let mut report = ServiceReport {
             service: name.clone(),
             verdict,
@@ -534,13 +540,20 @@ pub async fn deploy(session: &Session, plan: &DeployPlan) -> Result<Deployed> {
     roll_out(session, &rest, registered).await
 }
 
-/// Once the rollout is stable: schedules moved to the new revision, then the family pruned. Their
-/// errors say the service itself is fine.
-async fn after_deploy(
+/// What followed a stable rollout.
+#[derive(Debug, Default)]
+pub struct AfterDone {
+    pub schedules: Vec<super::prune::MovedSchedule>,
+    pub pruned: Option<super::prune::PruneReport>,
+}
+
+/// Once the rollout is stable: schedules moved to the new revision, then the family pruned. An
+/// error says the service itself is stable; what was done before it is in `done`.
+pub async fn after_deploy(
     session: &Session,
     plan: &DeployPlan,
     arn: &str,
-    result: &mut DeployResult,
+    done: &mut AfterDone,
 ) -> Result<()> {
     let aws = session.aws().await?;
     let fine = |e: Error| match e {
@@ -561,7 +574,7 @@ async fn after_deploy(
         other => other,
     };
     if plan.after.update_schedules || !plan.after.schedules.is_empty() {
-        result.schedules =
+        done.schedules =
             super::prune::update_schedules(aws, &plan.cluster, arn, &plan.after.schedules)
                 .await
                 .map_err(fine)?;
@@ -582,7 +595,7 @@ async fn after_deploy(
             report.plan.deregister.len(),
             report.plan.in_use.len()
         );
-        result.pruned = Some(report);
+        done.pruned = Some(report);
         if let Some(e) = failure {
             return Err(fine(e));
         }
@@ -671,7 +684,10 @@ pub async fn roll_out(
         result.verify = Some(report);
     }
     let Some(failure) = failure else {
-        let failure = after_deploy(session, plan, &arn, &mut result).await.err();
+        let mut done = AfterDone::default();
+        let failure = after_deploy(session, plan, &arn, &mut done).await.err();
+        result.schedules = done.schedules;
+        result.pruned = done.pruned;
         return Ok(Deployed { result, failure });
     };
     match &failure {

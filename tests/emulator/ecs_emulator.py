@@ -18,6 +18,7 @@ Scenarios:
   flaky     as `stable`, but DescribeServices answers HTTP 500 (ServerException) from its 2nd to its
             7th call: a burst of server errors in the middle of a rollout that then completes
   instant   the service runs OLD; UpdateService to NEW completes at once (a deploy at its API floor)
+  pair      two services, for a deploy of several: `web` as in `instant`, `worker` as in `failing`
 
 One-off tasks (RunTask, DescribeTasks, StopTask, and GetLogEvents for the task's awslogs stream
 ecs/api/<task-id> in /ecs/web); the service then runs OLD on awsvpc (FARGATE, platform 1.4.0) and RunTask
@@ -82,9 +83,9 @@ class Scenario:
         if self.kind == "instant" or self.kind.startswith("task") or self.kind == "no-capacity":
             return [dep("PRIMARY", self.current, 2, 2, "COMPLETED")]
         if self.kind == "failing":
-            if self.current == NEW:
+            if self.current != OLD:
                 self.failed += 1
-                return [dep("PRIMARY", NEW, 2, 0, "IN_PROGRESS", failed=self.failed), dep("ACTIVE", OLD, 2, 2, "COMPLETED")]
+                return [dep("PRIMARY", self.current, 2, 0, "IN_PROGRESS", failed=self.failed), dep("ACTIVE", OLD, 2, 2, "COMPLETED")]
             return [dep("PRIMARY", OLD, 2, 2, "COMPLETED")]
         if t < SETTLE:
             return [dep("PRIMARY", NEW, 2, 1, "IN_PROGRESS"), dep("ACTIVE", OLD, 2, 2, "COMPLETED")]
@@ -94,11 +95,11 @@ class Scenario:
                   dep("ACTIVE", NEW, 0, 0, "FAILED", "ECS deployment circuit breaker: tasks failed to start.")]
         return rolled[:1] if t > SETTLE + 1 else rolled
 
-    def service(self):
+    def service(self, name="web"):
         with self.lock:
             deployments = self.deployments()
         primary = deployments[0]
-        return {"serviceName": "web", "serviceArn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/bench/web",
+        return {"serviceName": name, "serviceArn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/bench/{name}",
                 "status": "ACTIVE", "taskDefinition": primary["taskDefinition"], "desiredCount": 2,
                 "runningCount": primary["runningCount"], "pendingCount": 0, "deployments": deployments,
                 "deploymentController": {"type": "ECS"}, "launchType": "FARGATE",
@@ -187,6 +188,7 @@ class Task:
 TASKS = {}
 RUN_REQUESTS = []
 REVISIONS = {}
+PAIR = {}  # the `pair` scenario's services
 CALLS = {}  # operation -> how many times it was called; GET /calls shows it (bench/deploy_bench)
 
 
@@ -225,9 +227,19 @@ def serve(scenario):
                 self.wfile.write(data)
                 return
             if op == "DescribeServices":
-                body = {"services": [scenario.service()], "failures": []}
+                if scenario.kind == "pair":
+                    body = {"services": [PAIR[n].service(n) for n in request.get("services", []) if n in PAIR],
+                            "failures": [{"arn": n, "reason": "MISSING"} for n in request.get("services", [])
+                                         if n not in PAIR]}
+                else:
+                    body = {"services": [scenario.service()], "failures": []}
             elif op == "UpdateService":
-                body = scenario.update(request)
+                if scenario.kind == "pair":
+                    name = request.get("service", "web").split("/")[-1]
+                    body = PAIR[name].update(request)
+                    body["service"]["serviceName"] = name
+                else:
+                    body = scenario.update(request)
             elif op == "DescribeTaskDefinition":
                 body = task_definition(request.get("taskDefinition", NEW))
             elif op == "RegisterTaskDefinition":
@@ -311,6 +323,8 @@ def serve(scenario):
 if __name__ == "__main__":
     if sys.argv[1].startswith("task") or sys.argv[1] == "no-capacity":
         AWSVPC.append(True)
+    if sys.argv[1] == "pair":
+        PAIR.update(web=Scenario("instant"), worker=Scenario("failing"))
     server, endpoint = serve(Scenario(sys.argv[1]))
     print(endpoint, flush=True)
     sys.stdin.read()  # serve until the parent closes our stdin (or dies)

@@ -505,3 +505,148 @@ async fn deploy_with_overrides_and_tag_propagation() {
     .expect_code(2)
     .stderr_has("invalid value 'SOMETIMES' for '--propagate-tags <FROM>'");
 }
+
+/// Several services from one deploy, against the emulator: `web` settles, `worker`'s tasks keep
+/// failing. One verdict per service, the worst as exit code, and the rollback scope as stated.
+#[test]
+fn several_services_get_a_verdict_each_and_the_rollback_scope_asked_for() {
+    let deploy = |emulator: &Emulator, extra: &[&str]| {
+        let mut cmd = ecs_ship();
+        cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint)
+            .args([
+                "deploy",
+                "--cluster",
+                "bench",
+                "--service",
+                "web",
+                "--service",
+                "worker",
+                "--image",
+                "api=127.0.0.1:15000/api:v9",
+                "--max-task-failures",
+                "2",
+                "--timeout",
+                "40s",
+                "--poll-interval",
+                "1s",
+                "--output",
+                "json",
+            ])
+            .args(extra);
+        run(&mut cmd)
+    };
+    let Some(emulator) = emulator("pair") else {
+        return;
+    };
+    let json = deploy(&emulator, &["--rollback-on-failure"])
+        .expect_code(4)
+        .json();
+    let verdicts: Vec<(&str, &str)> = json["wait"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["service"].as_str().unwrap(),
+                s["verdict"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(verdicts, [("web", "stable"), ("worker", "failed")]);
+    assert_eq!(json["verdict"], "failed");
+    assert_eq!(json["rollback_scope"], "failed");
+    assert_eq!(json["rolled_back"], serde_json::json!(["worker"]));
+    assert_eq!(json["services"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        emulator.calls()["UpdateService"],
+        3,
+        "web once, worker there and back"
+    );
+
+    let Some(emulator) = crate::harness::emulator("pair") else {
+        return;
+    };
+    let run = deploy(&emulator, &["--rollback", "all"])
+        .expect_code(4)
+        .stderr_has("rolling back service `web` to ")
+        .stderr_has("rolling back service `worker` to ");
+    assert_eq!(
+        run.json()["rolled_back"],
+        serde_json::json!(["web", "worker"])
+    );
+    assert_eq!(run.json()["rollback_scope"], "all");
+    // An image without a container name cannot be placed in several task definitions.
+    let Some(emulator) = crate::harness::emulator("pair") else {
+        return;
+    };
+    let mut cmd = ecs_ship();
+    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+        "deploy",
+        "--cluster",
+        "bench",
+        "--service",
+        "web",
+        "--service",
+        "worker",
+        "--image",
+        "127.0.0.1:15000/api:v9",
+    ]);
+    run_cmd(&mut cmd)
+        .expect_code(2)
+        .stderr_has("with several --service, name the container (NAME=IMAGE)");
+}
+
+fn run_cmd(cmd: &mut std::process::Command) -> Run {
+    run(cmd)
+}
+
+/// Against moto: two services of one cluster, both on their new revision, one verdict each.
+#[tokio::test]
+async fn several_services_deploy_together_against_moto() {
+    if !require_moto() {
+        return;
+    }
+    let (cluster, family, arn) = running_service(1, None).await;
+    let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("worker")
+        .task_definition(&arn)
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap();
+    let json = ecs_ship_run(&[
+        "deploy",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--service",
+        "worker",
+        "--image",
+        "api=127.0.0.1:15000/api:v2",
+        "--output",
+        "json",
+    ])
+    .expect_code(0)
+    .json();
+    assert_eq!(json["verdict"], "stable");
+    let services = ecs
+        .describe_services()
+        .cluster(&cluster)
+        .services("web")
+        .services("worker")
+        .send()
+        .await
+        .unwrap();
+    for s in services.services() {
+        assert!(
+            s.task_definition().unwrap().starts_with(&format!(
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:"
+            )),
+            "{s:?}"
+        );
+        assert_ne!(s.task_definition(), Some(arn.as_str()));
+    }
+}
