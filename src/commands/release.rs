@@ -15,6 +15,7 @@ use crate::core::taskdef::ImageSpec;
 use crate::error::Error;
 use crate::error::Result;
 use crate::flow::release::{BeforeDeploy, ReleasePlan};
+use crate::flow::services::RollbackScope;
 use crate::flow::{self, Session};
 use crate::output::Output;
 
@@ -29,9 +30,15 @@ pub struct ReleaseArgs {
     #[arg(long, env = "ECS_SHIP_CLUSTER", required_unless_present = "no_deploy", value_parser = crate::cli::shared::non_empty)]
     pub cluster: Option<String>,
 
-    /// The service to deploy.
-    #[arg(long, env = "ECS_SHIP_SERVICE", required_unless_present = "no_deploy", value_parser = crate::cli::shared::non_empty)]
-    pub service: Option<String>,
+    /// The service to deploy (repeatable: several services of the cluster, each getting the new
+    /// image in the --container it has, waited for together).
+    #[arg(long = "service", env = "ECS_SHIP_SERVICE", required_unless_present = "no_deploy", value_parser = crate::cli::shared::non_empty)]
+    pub services: Vec<String>,
+
+    /// With several services and --rollback-on-failure: roll back only the services that failed,
+    /// or all of them (`all` implies --rollback-on-failure).
+    #[arg(long, value_name = "SCOPE", value_parser = ["failed", "all"], default_value = "failed")]
+    pub rollback: String,
 
     /// A container that runs the new image (repeatable).
     #[arg(
@@ -110,24 +117,41 @@ pub struct ReleaseArgs {
 
 impl ReleaseArgs {
     fn plan(&self) -> Result<ReleasePlan> {
+        let mut rollout = self.rollout.clone();
+        rollout.rollback_on_failure |= self.rollback == "all";
         let flags = DeployFlags {
             register: &self.register,
-            rollout: &self.rollout,
+            rollout: &rollout,
             verify: &self.verify,
             wait: &self.wait,
         };
-        let deploy = match (&self.cluster, &self.service, self.no_deploy) {
-            (Some(cluster), Some(service), false) => Some(
-                flags.plan(
-                    cluster,
-                    service,
-                    self.source.source(cluster, service),
-                    self.overrides
-                        .add_to(self.logs.changes(self.images.clone(), false), &[]),
-                ),
-            ),
-            _ => None,
+        let mut deploys: Vec<_> = match (&self.cluster, self.no_deploy) {
+            (Some(cluster), false) => self
+                .services
+                .iter()
+                .map(|service| {
+                    flags.plan(
+                        cluster,
+                        service,
+                        self.source.source(cluster, service),
+                        self.overrides
+                            .add_to(self.logs.changes(self.images.clone(), false), &[]),
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
         };
+        if deploys.len() > 1 && self.before_deploy.is_some() {
+            return Err(Error::input(
+                "--before-deploy takes one --service: with several, run the task first with `ecs-ship run --service S --image NAME=IMAGE --command ...`",
+            ));
+        }
+        let more = if deploys.len() > 1 {
+            deploys.split_off(1)
+        } else {
+            Vec::new()
+        };
+        let deploy = deploys.pop();
         Ok(ReleasePlan {
             build: self
                 .build
@@ -138,6 +162,12 @@ impl ReleaseArgs {
             imagedefinitions: self.imagedefs.clone(),
             image_detail: self.image_detail.clone(),
             deploy,
+            more,
+            rollback_scope: if self.rollback == "all" {
+                RollbackScope::All
+            } else {
+                RollbackScope::Failed
+            },
             before_deploy: match &self.before_deploy {
                 Some(line) => Some(BeforeDeploy {
                     command: split_command(line)

@@ -42,6 +42,11 @@ pub struct ReleasePlan {
     /// `None`: stop after the artifacts (`--no-deploy`). Its `changes.images` are completed with
     /// the pushed image for each of `containers`.
     pub deploy: Option<DeployPlan>,
+    /// Further services of the same cluster released with `deploy` (`--service` repeated): each
+    /// gets the new image in the `containers` it has; registered, updated and waited for together.
+    pub more: Vec<DeployPlan>,
+    /// With `more`: which services `--rollback-on-failure` sends back.
+    pub rollback_scope: super::services::RollbackScope,
     /// A one-off task on the new revision (a migration) that must pass before the service is updated.
     pub before_deploy: Option<BeforeDeploy>,
     pub state: PathBuf,
@@ -139,6 +144,9 @@ pub struct ReleaseResult {
     pub artifacts: Option<ArtifactsResult>,
     /// The `--before-deploy` task.
     pub before_deploy: Option<RunReport>,
+    /// With several services: their deploy, a verdict each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<super::services::MultiDeployResult>,
     pub deploy: Option<DeployResult>,
 }
 
@@ -159,6 +167,7 @@ impl ReleaseResult {
             push: None,
             artifacts: None,
             before_deploy: None,
+            services: None,
             deploy: None,
         }
     }
@@ -355,6 +364,42 @@ async fn check(
     Ok((service, loaded))
 }
 
+/// Several services: each deployable, each with at least one of the containers, and each container
+/// in at least one service's task definition.
+async fn check_several(
+    session: &Session,
+    plan: &ReleasePlan,
+    deploys: &[&DeployPlan],
+) -> Result<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut lines = Vec::new();
+    for deploy in deploys {
+        let service = rollout::target(session, &deploy.cluster, &deploy.service).await?;
+        let loaded = rollout::load_for(session, deploy, &service).await?;
+        let names = container_names(&loaded.document);
+        if !plan.containers.iter().any(|c| names.contains(c)) {
+            return Err(Error::input(format!(
+                "service `{}`: its task definition {} has none of the --container names (it has: {})",
+                deploy.service,
+                loaded.label,
+                names.join(", ")
+            )));
+        }
+        seen.extend(names);
+        lines.push(format!(
+            "`{}` runs {}",
+            deploy.service,
+            short_arn(&service.task_definition)
+        ));
+    }
+    if let Some(missing) = plan.containers.iter().find(|c| !seen.contains(c)) {
+        return Err(Error::input(format!(
+            "--container `{missing}`: none of the services' task definitions has it"
+        )));
+    }
+    Ok(lines.join(", "))
+}
+
 /// Runs the release. `Err` is never returned for a failed step: that is `Released::failure`, with
 /// the result saying which steps completed.
 pub async fn release(session: &Session, plan: &ReleasePlan) -> Released {
@@ -371,8 +416,13 @@ pub async fn release(session: &Session, plan: &ReleasePlan) -> Released {
     {
         return steps.fail(Step::Check, since, e);
     }
+    if !plan.more.is_empty() {
+        let all: Vec<&DeployPlan> = plan.deploy.iter().chain(&plan.more).collect();
+        let (checked, since) = step!(steps, Step::Check, check_several(session, plan, &all).await);
+        steps.record(Step::Check, StepStatus::Done, since, checked);
+    }
     let target = match &plan.deploy {
-        Some(deploy) => {
+        Some(deploy) if plan.more.is_empty() => {
             let ((service, loaded), since) =
                 step!(steps, Step::Check, check(session, plan, deploy).await);
             steps.record(
@@ -388,7 +438,7 @@ pub async fn release(session: &Session, plan: &ReleasePlan) -> Released {
             );
             Some((service, loaded))
         }
-        None => None,
+        _ => None,
     };
 
     let (resolved, since) = step!(
@@ -481,6 +531,60 @@ pub async fn release(session: &Session, plan: &ReleasePlan) -> Released {
     );
     steps.result.artifacts = Some(written);
 
+    if let (Some(first), false) = (&plan.deploy, plan.more.is_empty()) {
+        let since = Instant::now();
+        let mut deploys: Vec<DeployPlan> =
+            std::iter::once(first).chain(&plan.more).cloned().collect();
+        for deploy in &mut deploys {
+            deploy
+                .changes
+                .images
+                .extend(plan.containers.iter().map(|c| ImageSpec {
+                    container: Some(c.clone()),
+                    image: image.clone(),
+                }));
+        }
+        let (result, failure) =
+            match super::services::deploy(session, &deploys, plan.rollback_scope).await {
+                Ok(done) => done,
+                Err(error) => return steps.fail(Step::Deploy, since, error),
+            };
+        let revisions: Vec<String> = result
+            .services
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {}",
+                    s.service,
+                    short_arn(s.task_definition.arn.as_deref().unwrap_or("(dry run)"))
+                )
+            })
+            .collect();
+        steps.record(
+            Step::Register,
+            StepStatus::Done,
+            since,
+            revisions.join(", "),
+        );
+        steps.result.task_definition_arn = result.services[0].task_definition.arn.clone();
+        steps.result.reused = Some(result.services[0].task_definition.reused);
+        steps.result.previous_task_definition_arn = Some(result.services[0].previous.clone());
+        steps.result.verdict = Some(result.verdict.clone());
+        let verdict = result.verdict.clone();
+        steps.result.services = Some(result);
+        return match failure {
+            None => {
+                steps.record(
+                    Step::Deploy,
+                    StepStatus::Done,
+                    since,
+                    format!("{verdict}: {}", revisions.join(", ")),
+                );
+                steps.end(None)
+            }
+            Some(error) => steps.fail(Step::Deploy, since, error),
+        };
+    }
     let (Some(deploy), Some((service, loaded))) = (&plan.deploy, target) else {
         info!("--no-deploy: nothing registered, no service updated");
         steps.result.verdict = Some("not_deployed".to_owned());

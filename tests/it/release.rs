@@ -353,3 +353,65 @@ async fn a_before_deploy_task_that_does_not_pass_stops_the_release_before_the_se
     .expect_code(2)
     .stderr_has("invalid --before-deploy");
 }
+
+/// Two services of one cluster released together: both get the pushed digest in `api`.
+#[tokio::test]
+async fn a_release_of_two_services() {
+    if !(require_moto() && require_docker() && require_registry()) {
+        return;
+    }
+    let world = world();
+    let repo = format!("{}/{}", registry(), unique("vendor0919-api"));
+    let before = running_revision(&world).await;
+    ecs()
+        .await
+        .create_service()
+        .cluster(&world.cluster)
+        .service_name("vendor0919-worker")
+        .task_definition(&before)
+        .desired_count(1)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .send()
+        .await
+        .unwrap();
+    let json = release(
+        &world,
+        &repo,
+        &["--service", "vendor0919-worker", "--output", "json"],
+    )
+    .expect_code(0)
+    .stderr_has("step check      done")
+    .stderr_has("`vendor0919-service` runs ")
+    .stderr_has("`vendor0919-worker` runs ")
+    .json();
+    assert_eq!(json["verdict"], "stable");
+    let image = json["image"].as_str().unwrap().to_owned();
+    let services = &json["services"]["services"];
+    assert_eq!(services.as_array().unwrap().len(), 2);
+    let client = ecs().await;
+    let out = client
+        .describe_services()
+        .cluster(&world.cluster)
+        .services(&world.service)
+        .services("vendor0919-worker")
+        .send()
+        .await
+        .unwrap();
+    for s in out.services() {
+        let td = client
+            .describe_task_definition()
+            .task_definition(s.task_definition().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let api = &td.task_definition().unwrap().container_definitions()[0];
+        assert_eq!(api.image(), Some(image.as_str()), "{:?}", s.service_name());
+    }
+    release(
+        &world,
+        &repo,
+        &["--service", "vendor0919-worker", "--before-deploy", "x"],
+    )
+    .expect_code(2)
+    .stderr_has("--before-deploy takes one --service");
+}
