@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::Session;
 use super::logtail::LogTail;
+use super::pace::{self, Pace, Polled};
 use crate::aws::codebuild::{self as cb, BuildInfo, Project, StartOptions};
 use crate::aws::{Aws, logs};
 use crate::core::codebuild::{
@@ -422,33 +422,24 @@ async fn follow_build(
             started.timeout_minutes.unwrap_or(60) + started.queued_timeout_minutes.unwrap_or(480);
         Duration::from_secs(60 * (u64::try_from(minutes).unwrap_or(540) + 10))
     });
-    let deadline = Instant::now() + timeout;
     let id = started.id.clone();
     let ids = [id.clone()];
     let mut seen = Vec::new();
     let mut tail = LogTail::default();
     let mut build = started;
-    let mut interval = options.poll_interval;
-    let mut last_change = Instant::now();
-    let mut last_error: Option<String> = None;
-    let interrupt = crate::signal::cancelled();
-    tokio::pin!(interrupt);
+    let mut pace = Pace::new("the build", timeout, options.poll_interval);
     info!(
         "following build {id} for up to {}",
         humantime::format_duration(timeout)
     );
+    let emit = |line: &str| eprintln!("{}", crate::redact::apply(line));
     group_start(&format!("CodeBuild {id}"));
     let end = loop {
-        let polled = tokio::select! {
-            biased;
-            r = cb::builds(aws, &ids) => Some(r),
-            () = tokio::time::sleep_until(deadline) => None,
-            signal = &mut interrupt => break End::Cancelled(signal),
-        };
-        match polled {
-            None => break End::OutOfTime,
-            Some(Ok(builds)) => {
-                last_error = None;
+        let mut changed = false;
+        match pace.poll(cb::builds(aws, &ids)).await {
+            Polled::End(end) => break end.into(),
+            Polled::Retry => {}
+            Polled::Value(builds) => {
                 let Some(now) = builds.into_iter().find(|b| b.id == id) else {
                     break End::Failed(Error::remote(format!(
                         "build `{id}` is not known to CodeBuild any more"
@@ -460,54 +451,23 @@ async fn follow_build(
                 {
                     tail = LogTail::new(None, g, s);
                 }
-                let mut changed = false;
                 for phase in new_phases(&build.phases, &mut seen) {
                     eprintln!("phase {}", phase.line());
                     changed = true;
                 }
                 let before = tail.seen();
-                tail.drain(aws, |line| {
-                    eprintln!("{}", crate::redact::apply(line));
-                })
-                .await;
+                tail.drain(aws, emit).await;
                 changed |= tail.seen() != before;
-                let v = verdict(&build.status, &build.phases);
-                if v != BuildVerdict::Running {
+                if verdict(&build.status, &build.phases) != BuildVerdict::Running {
                     // CloudWatch may take a moment to have the build's last lines.
                     tokio::time::sleep(Duration::from_millis(500)).await;
-                    tail.drain(aws, |line| {
-                        eprintln!("{}", crate::redact::apply(line));
-                    })
-                    .await;
-                    break End::Done(v);
+                    tail.drain(aws, emit).await;
+                    break End::Done;
                 }
-                if changed {
-                    last_change = Instant::now();
-                }
-                interval = if last_change.elapsed() < Duration::from_secs(30) {
-                    options.poll_interval
-                } else {
-                    interval.mul_f64(1.5).min(Duration::from_secs(15))
-                };
             }
-            Some(Err(PollError::Throttled(why))) => {
-                warn!("throttled while polling the build ({why}): polling less often");
-                interval = (interval * 2).min(Duration::from_secs(30));
-                last_error = Some(why);
-            }
-            Some(Err(PollError::Transient(why))) => {
-                warn!("polling the build failed ({why}); it goes on, polling again");
-                last_error = Some(why);
-            }
-            Some(Err(PollError::Fatal(e))) => break End::Failed(e),
         }
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            break End::OutOfTime;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(interval.min(remaining)) => {}
-            signal = &mut interrupt => break End::Cancelled(signal),
+        if let Err(end) = pace.pause(changed).await {
+            break end.into();
         }
     };
     group_end();
@@ -520,7 +480,8 @@ async fn follow_build(
         last_log_lines: lines,
     };
     match end {
-        End::Done(v) => {
+        End::Done => {
+            let v = verdict(&build.status, &build.phases);
             let failure = match &v {
                 BuildVerdict::Succeeded | BuildVerdict::Running => None,
                 BuildVerdict::Failed {
@@ -553,7 +514,7 @@ async fn follow_build(
             };
             Ok((report(build, v, lines), failure))
         }
-        End::OutOfTime => {
+        End::OutOfTime { last_error } => {
             let phase = build.current_phase.clone().unwrap_or_default();
             let why = last_error
                 .map(|e| format!(" (the last polls failed: {e})"))
@@ -592,11 +553,25 @@ async fn follow_build(
     }
 }
 
+/// How following a build ended.
 enum End {
-    Done(BuildVerdict),
-    OutOfTime,
+    /// The build ended; its verdict is the build's.
+    Done,
+    OutOfTime {
+        last_error: Option<String>,
+    },
     Cancelled(crate::signal::Signal),
     Failed(Error),
+}
+
+impl From<pace::End> for End {
+    fn from(end: pace::End) -> Self {
+        match end {
+            pace::End::OutOfTime { last_error } => End::OutOfTime { last_error },
+            pace::End::Cancelled(signal) => End::Cancelled(signal),
+            pace::End::Failed(e) => End::Failed(e),
+        }
+    }
 }
 
 /// A finished (or running) build's whole log.

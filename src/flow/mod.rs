@@ -18,6 +18,7 @@ pub mod artifacts;
 pub mod codebuild;
 pub mod image;
 pub mod logtail;
+pub mod pace;
 pub mod prune;
 pub mod rehearse;
 pub mod release;

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use super::Session;
 use super::logtail::LogTail;
+use super::pace::{self, Pace, Polled};
 use super::taskdef::{self, Changes, RegisterOptions};
 use crate::aws::tasks::{self, Network, Placement, RunRequest};
 use crate::core::logs::awslogs_target;
@@ -20,7 +21,6 @@ use crate::core::task::{TaskSnapshot, TaskVerdict, verdict};
 use crate::core::taskdef::{ImageSpec, TaskDef, container_names};
 use crate::error::{Error, Result};
 use crate::output::{Report, group_end, group_start};
-use crate::wait::PollError;
 
 /// Where the task comes from.
 #[derive(Debug, Clone)]
@@ -292,56 +292,37 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
         }
     };
     let start = Instant::now();
-    let deadline = start + plan.timeout;
-    let interrupt = crate::signal::cancelled();
-    tokio::pin!(interrupt);
+    let mut pace = Pace::new("the task", plan.timeout, plan.poll_interval);
     let mut task = mark(started, &essential);
-    let mut interval = plan.poll_interval;
-    let mut last_error = None;
     let emit = |line: &str| eprintln!("{}", crate::redact::apply(line));
     group_start(&format!("task {}", task.id()));
     let end = loop {
-        let polled = tokio::select! {
-            biased;
-            r = tasks::describe_task(aws, &plan.cluster, &arn) => Some(r),
-            () = tokio::time::sleep_until(deadline) => None,
-            signal = &mut interrupt => break End::Cancelled(signal),
-        };
-        match polled {
-            None => break End::OutOfTime,
-            Some(Ok(now)) => {
-                last_error = None;
+        let mut changed = false;
+        match pace
+            .poll(tasks::describe_task(aws, &plan.cluster, &arn))
+            .await
+        {
+            Polled::End(end) => break end.into(),
+            Polled::Retry => {}
+            Polled::Value(now) => {
                 if now.last_status != task.last_status {
                     info!("task {}: {}", now.id(), now.last_status);
+                    changed = true;
                 }
                 task = mark(now, &essential);
+                let before = tail.seen();
                 tail.drain(aws, emit).await;
+                changed |= tail.seen() != before;
                 if verdict(&task) != TaskVerdict::Running {
                     // The container's last lines may reach CloudWatch a moment after it stops.
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     tail.drain(aws, emit).await;
                     break End::Stopped;
                 }
-                interval = plan.poll_interval;
             }
-            Some(Err(PollError::Throttled(why))) => {
-                warn!("throttled while polling the task ({why}): polling less often");
-                interval = (interval * 2).min(Duration::from_secs(30));
-                last_error = Some(why);
-            }
-            Some(Err(PollError::Transient(why))) => {
-                warn!("polling the task failed ({why}); it goes on, polling again");
-                last_error = Some(why);
-            }
-            Some(Err(PollError::Fatal(e))) => break End::Failed(e),
         }
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            break End::OutOfTime;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(interval.min(remaining)) => {}
-            signal = &mut interrupt => break End::Cancelled(signal),
+        if let Err(end) = pace.pause(changed).await {
+            break end.into();
         }
     };
     group_end();
@@ -376,7 +357,7 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
                 other.describe()
             ))),
         },
-        End::OutOfTime => {
+        End::OutOfTime { last_error } => {
             let what = if plan.keep_on_timeout {
                 "it is left running (--keep-on-timeout)"
             } else if stop("ecs-ship run: timed out").await {
@@ -389,6 +370,7 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
                 task.id(),
                 humantime::format_duration(plan.timeout),
                 last_error
+                    .as_ref()
                     .map(|e| format!(" (the last polls failed: {e})"))
                     .unwrap_or_default()
             )))
@@ -427,9 +409,20 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
     ))
 }
 
+/// How following a task ended.
 enum End {
     Stopped,
-    OutOfTime,
+    OutOfTime { last_error: Option<String> },
     Cancelled(crate::signal::Signal),
     Failed(Error),
+}
+
+impl From<pace::End> for End {
+    fn from(end: pace::End) -> Self {
+        match end {
+            pace::End::OutOfTime { last_error } => End::OutOfTime { last_error },
+            pace::End::Cancelled(signal) => End::Cancelled(signal),
+            pace::End::Failed(e) => End::Failed(e),
+        }
+    }
 }
