@@ -394,7 +394,7 @@ pub async fn start(
             .unwrap_or_default()
     );
     match follow {
-        Some(follow) => follow_build(aws, &options.project, build, follow).await,
+        Some(follow) => follow_build(aws, &options.project, build, follow, session.quiet).await,
         None => {
             let verdict = verdict(&build.status, &build.phases);
             Ok((
@@ -416,6 +416,7 @@ async fn follow_build(
     project: &str,
     started: BuildInfo,
     options: &FollowOptions,
+    quiet: bool,
 ) -> Result<(BuildReport, Option<Error>)> {
     let timeout = options.timeout.unwrap_or_else(|| {
         let minutes =
@@ -432,7 +433,12 @@ async fn follow_build(
         "following build {id} for up to {}",
         humantime::format_duration(timeout)
     );
-    let emit = |line: &str| eprintln!("{}", crate::redact::apply(line));
+    // The build's phases and log are progress: -q keeps them for the failure report only.
+    let emit = |line: &str| {
+        if !quiet {
+            eprintln!("{}", crate::redact::apply(line));
+        }
+    };
     group_start(&format!("CodeBuild {id}"));
     let end = loop {
         let mut changed = false;
@@ -452,7 +458,9 @@ async fn follow_build(
                     tail = LogTail::new(None, g, s);
                 }
                 for phase in new_phases(&build.phases, &mut seen) {
-                    eprintln!("phase {}", phase.line());
+                    if !quiet {
+                        eprintln!("phase {}", phase.line());
+                    }
                     changed = true;
                 }
                 let before = tail.seen();

@@ -294,7 +294,13 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
     let start = Instant::now();
     let mut pace = Pace::new("the task", plan.timeout, plan.poll_interval);
     let mut task = mark(started, &essential);
-    let emit = |line: &str| eprintln!("{}", crate::redact::apply(line));
+    // The task's log is progress: -q keeps it for the failure report only.
+    let quiet = session.quiet;
+    let emit = |line: &str| {
+        if !quiet {
+            eprintln!("{}", crate::redact::apply(line));
+        }
+    };
     group_start(&format!("task {}", task.id()));
     let end = loop {
         let mut changed = false;

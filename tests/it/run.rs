@@ -84,6 +84,11 @@ fn a_task_that_exits_3_fails_naming_the_container_and_code() {
     .stderr_has("failed: container `api` exited 3: Essential container in task exited")
     .stdout_has("container api exited 3")
     .stdout_has("  | ERROR: relation \"users\" already exists");
+    // -q: the log is not streamed, and the failure report still has its last lines.
+    let quiet = run(&mut task(&emulator, &["-q", "--service", "web"]))
+        .expect_code(4)
+        .stdout_has("  | migration failed");
+    assert!(!quiet.stderr.contains("migrating 1/3"), "{}", quiet.stderr);
 }
 
 #[test]
