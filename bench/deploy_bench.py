@@ -1,4 +1,4 @@
-"""The deploy step at its API floor: ecs-ship `deploy`, the seeds' script (aws CLI + jq + sed +
+"""The deploy step at its API floor: ecs-ship `deploy`, that team's script (aws CLI + jq + sed +
 `aws ecs wait services-stable`) and the floor (the same ECS calls back to back in one process, boto3),
 each against a fresh copy of the scripted ECS of tests/emulator ("instant": the service runs web:11 and
 an UpdateService completes at once), in one run. Prints the median of N runs, the calls each made, and

@@ -1,5 +1,5 @@
 """Puts the example's world into the local AWS emulator (moto): the cluster, the service running a
-first revision of examples/vendor0919-api/taskdef.json (as the seeds' service ran for ten revisions:
+first revision of examples/vendor0919-api/taskdef.json (as that team's service ran for ten revisions:
 no logConfiguration), as `aws ecs create-cluster / register-task-definition / create-service` would.
 
 Usage: python ci/demo_world.py ENDPOINT CLUSTER SERVICE TASKDEF_JSON

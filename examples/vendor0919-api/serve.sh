@@ -1,5 +1,5 @@
 #!/bin/sh
-# Serves /www on $PORT; /health answers 200. Like the seeds' app, it refuses to start without its
+# Serves /www on $PORT; /health answers 200. Like that team's app, it refuses to start without its
 # secret, so a task definition that lost `secrets` fails the rehearsal instead of production.
 set -eu
 : "${PORT:=8080}"

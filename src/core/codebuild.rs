@@ -385,7 +385,7 @@ mod tests {
         let severities = |f: &[Finding]| f.iter().map(|f| f.severity).collect::<Vec<_>>();
         use Severity::{Problem, Warning};
         let cases: Vec<(ProjectFacts, Vec<Severity>, &str)> = vec![
-            // The seeds' trap: an inline buildspec while the repository has its own file.
+            // That team's trap: an inline buildspec while the repository has its own file.
             (
                 facts(&inline, true, Some(("buildspec.yml", release))),
                 vec![Problem],

@@ -1,5 +1,5 @@
 //! The awslogs guarantee: every container gets a log configuration, so that a task that dies
-//! leaves a trace (the seeds' team ran ten revisions with `logConfiguration: null`).
+//! leaves a trace (the team this tool was first built for ran ten revisions with `logConfiguration: null`).
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};

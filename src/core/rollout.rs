@@ -2,7 +2,8 @@
 //!
 //! `aws ecs wait services-stable` says success once a service has one deployment with
 //! runningCount == desiredCount, which is also what a service looks like after the circuit breaker
-//! rolled it back to the old revision (PRODUCT.md, "the false green"). Here success means: one
+//! rolled it back to the old revision - a false green (the waiter's definition:
+//! https://docs.aws.amazon.com/cli/latest/reference/ecs/wait/services-stable.html). Here success means: one
 //! deployment, PRIMARY, running exactly the expected task definition ARN, rolloutState COMPLETED where
 //! ECS reports one, and running == desired.
 

@@ -3,10 +3,10 @@
 //! the SDK model carries every remaining field, swap images, and render register-ready JSON.
 //!
 //! Why JSON and not SDK structs as the working form: allow-list copiers silently drop fields they do
-//! not know (PRODUCT.md). We keep the user's document value for value and use the SDK's schema
+//! not know (the copy `describe-task-definition | jq 'del(...)'` makes of a newer field). We keep the user's document value for value and use the SDK's schema
 //! codec only as a checker: deserialize into `RegisterTaskDefinitionInput`, serialize it again, and
 //! any path that did not survive is an error naming it. The codec skips unknown keys silently and
-//! keeps unknown enum strings, so both are checked here (shared/research/rust-notes.md §4).
+//! keeps unknown enum strings (smithy-rs keeps them as `Unknown` variants), so both are checked here.
 
 use std::fmt;
 
@@ -23,7 +23,8 @@ use serde_json::{Map, Value};
 use super::carry::{self, Carried, CarriedKind, JsonPath, PathSeg};
 use super::image_ref::ImageRef;
 
-/// The fields DescribeTaskDefinition returns and RegisterTaskDefinition refuses (PRODUCT.md).
+/// The fields DescribeTaskDefinition returns and RegisterTaskDefinition refuses
+/// (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeTaskDefinition.html).
 pub const READ_ONLY_FIELDS: [&str; 9] = [
     "taskDefinitionArn",
     "revision",

@@ -1,4 +1,4 @@
-//! `status`: where services stand, in one read-only pass - what the seeds' `ttc-resolve` script
+//! `status`: where services stand, in one read-only pass - what that team's `ttc-resolve` script
 //! gathered with seven CLI calls: the service and its deployments, the revision it runs and the
 //! family's latest, the image (digest) and log group of each container, the repository's recent
 //! images when it is ECR, the health of the load balancer's targets with ELB's reasons, and the

@@ -1,6 +1,6 @@
 //! `--verify-url`: once a service is stable, GET each URL (a load balancer's `/health`) until it
 //! answers 2xx or the deadline passes. A URL that never does fails the rollout, with the last status
-//! and the start of the body - what the seeds' team curled by hand after every deploy.
+//! and the start of the body - what the team this tool was first built for curled by hand after every deploy.
 
 use std::fmt;
 use std::time::Duration;

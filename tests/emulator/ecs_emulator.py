@@ -3,7 +3,7 @@
 It answers DescribeServices, UpdateService, DescribeTaskDefinition, ListTasks and DescribeTasks over
 awsJson1.1 on 127.0.0.1 (any other operation gets an empty object), and Elastic Load Balancing's
 DescribeTargetHealth (query protocol, XML) for the service's target group, whose one target fails its
-health check with a 404 as the seeds' did (moto cannot produce an unhealthy target). RegisterTaskDefinition
+health check with a 404 as that team's did (moto cannot produce an unhealthy target). RegisterTaskDefinition
 echoes back everything it receives, fields unknown to any SDK included (moto drops those), so a test can
 prove what went over the wire. Used by bench/wait_bench.py and by the
 integration tests (`python ecs_emulator.py SCENARIO` prints its endpoint URL, then serves until stdin closes).

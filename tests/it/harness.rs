@@ -329,7 +329,7 @@ pub fn manifest_cutting_proxy(target: String) -> String {
 
 /// The example service's world in moto, as `ci/demo` makes it: a copy of examples/vendor0919-api
 /// whose task definition has a family of its own, a cluster, and service `vendor0919-service`
-/// running revision 1 of it (no logConfiguration, as the seeds' ran).
+/// running revision 1 of it (no logConfiguration, as that team's ran).
 pub struct World {
     pub dir: tempfile::TempDir,
     pub family: String,

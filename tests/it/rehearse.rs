@@ -128,7 +128,7 @@ fn a_process_that_exits_fails_the_rehearsal_with_its_exit_code_and_log() {
     if !require_docker() {
         return;
     }
-    // The seeds' kind of failure: a secret missing from the task definition.
+    // That team's kind of failure: a secret missing from the task definition.
     let (dir, _) = variant(|doc| {
         doc["containerDefinitions"][0]
             .as_object_mut()
