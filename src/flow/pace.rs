@@ -117,3 +117,69 @@ impl Pace {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Under paused time: a value, a throttled poll (the interval doubles), a transient one, then
+    /// the deadline ends it with the last error; a fatal error ends it at once.
+    #[tokio::test(start_paused = true)]
+    async fn polls_retry_and_end_on_the_deadline() {
+        let mut pace = Pace::new("the thing", Duration::from_secs(10), Duration::from_secs(2));
+        assert!(matches!(
+            pace.poll(async { Ok::<_, PollError>(1) }).await,
+            Polled::Value(1)
+        ));
+        let throttled = pace
+            .poll(async { Err::<(), _>(PollError::Throttled("slow down".into())) })
+            .await;
+        assert!(matches!(throttled, Polled::Retry));
+        assert_eq!(pace.interval, Duration::from_secs(4));
+        let start = Instant::now();
+        assert!(pace.pause(false).await.is_ok());
+        assert_eq!(start.elapsed(), Duration::from_secs(4));
+        let transient = pace
+            .poll(async { Err::<(), _>(PollError::Transient("HTTP 503".into())) })
+            .await;
+        assert!(matches!(transient, Polled::Retry));
+        // A poll that never answers is cut by the deadline, naming the last failure.
+        match pace
+            .poll(std::future::pending::<Result<(), PollError>>())
+            .await
+        {
+            Polled::End(End::OutOfTime { last_error }) => {
+                assert_eq!(last_error.as_deref(), Some("HTTP 503"))
+            }
+            _ => panic!("expected the deadline"),
+        }
+        let mut pace = Pace::new("the thing", Duration::from_secs(10), Duration::from_secs(2));
+        let fatal = pace
+            .poll(async { Err::<(), _>(PollError::Fatal(Error::remote("access denied"))) })
+            .await;
+        assert!(matches!(fatal, Polled::End(End::Failed(_))));
+    }
+
+    /// The interval stays short while things change and grows (to 15 s) once they stay quiet.
+    #[tokio::test(start_paused = true)]
+    async fn the_interval_grows_only_when_quiet() {
+        let mut pace = Pace::new(
+            "the thing",
+            Duration::from_secs(600),
+            Duration::from_secs(2),
+        );
+        for _ in 0..20 {
+            pace.pause(true).await.ok();
+            assert_eq!(pace.interval, Duration::from_secs(2));
+        }
+        let mut slept = Vec::new();
+        for _ in 0..30 {
+            let before = Instant::now();
+            pace.pause(false).await.ok();
+            slept.push(before.elapsed().as_secs());
+        }
+        assert_eq!(slept[0], 2, "{slept:?}");
+        assert_eq!(*slept.last().unwrap(), 15, "{slept:?}");
+        assert!(slept.windows(2).all(|w| w[0] <= w[1]), "{slept:?}");
+    }
+}

@@ -206,15 +206,20 @@ pub async fn deploy(
                     .iter()
                     .map(|(s, _): &(String, Expectation)| s.as_str())
                     .collect();
-                return Err(Error::remote(format!(
-                    "{} (services already updated: {}; re-run to update the rest)",
-                    e.chain(),
-                    if done.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        done.join(", ")
-                    }
-                )));
+                let already = if done.is_empty() {
+                    "none".to_owned()
+                } else {
+                    done.join(", ")
+                };
+                return Err(match e {
+                    Error::Remote { message, source } => Error::Remote {
+                        message: format!(
+                            "{message} (services already updated: {already}; re-run to update the rest)"
+                        ),
+                        source,
+                    },
+                    other => other,
+                });
             }
             Err(_) => {
                 return Err(Error::TimedOut(format!(
