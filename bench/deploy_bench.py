@@ -54,7 +54,7 @@ def fresh():
 
 def calls(endpoint):
     with urllib.request.urlopen(endpoint + "/calls") as r:
-        counts = json.load(r)
+        counts = {op: n for op, n in json.load(r).items() if isinstance(n, int)}
     return sum(counts.values()), counts
 
 

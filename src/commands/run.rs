@@ -92,7 +92,7 @@ pub struct RunArgs {
     pub keep_on_timeout: bool,
 
     /// How often to look at the task.
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_poll_interval)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_poll_interval)]
     pub poll_interval: Duration,
 }
 

@@ -321,8 +321,10 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
                 changed |= tail.seen() != before;
                 if verdict(&task) != TaskVerdict::Running {
                     // The container's last lines may reach CloudWatch a moment after it stops.
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    tail.drain(aws, emit).await;
+                    if tail.is_set() {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        tail.drain(aws, emit).await;
+                    }
                     break End::Stopped;
                 }
             }
