@@ -83,7 +83,8 @@ pub struct RunArgs {
     #[arg(long, requires = "subnets")]
     pub assign_public_ip: bool,
 
-    /// How long the task may run; past it the task is stopped (exit 5).
+    /// How long the whole run may take, starting the task included; past it the task is stopped
+    /// (exit 5).
     #[arg(long, default_value = "30m", value_parser = parse_duration)]
     pub timeout: Duration,
 

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use super::Session;
 use super::logtail::LogTail;
 use super::pace::{self, Pace, Polled};
+use super::rollout::within;
 use crate::aws::codebuild::{self as cb, BuildInfo, Project, StartOptions};
 use crate::aws::{Aws, logs};
 use crate::core::codebuild::{
@@ -382,7 +383,13 @@ pub async fn start(
     follow: Option<&FollowOptions>,
 ) -> Result<(BuildReport, Option<Error>)> {
     let aws = session.aws().await?;
-    let build = cb::start(aws, options).await?;
+    // --timeout counts from here: a StartBuild that never answers is cut by it too.
+    let begun = tokio::time::Instant::now();
+    let call = cb::start(aws, options);
+    let build = match follow.and_then(|f| f.timeout) {
+        Some(t) => within(begun + t, aws, "starting the build", call).await?,
+        None => call.await?,
+    };
     info!(
         "started build {} of `{}`{}",
         build.id,
@@ -394,7 +401,9 @@ pub async fn start(
             .unwrap_or_default()
     );
     match follow {
-        Some(follow) => follow_build(aws, &options.project, build, follow, session.quiet).await,
+        Some(follow) => {
+            follow_build(aws, &options.project, build, follow, begun, session.quiet).await
+        }
         None => {
             let verdict = verdict(&build.status, &build.phases);
             Ok((
@@ -416,6 +425,7 @@ async fn follow_build(
     project: &str,
     started: BuildInfo,
     options: &FollowOptions,
+    begun: tokio::time::Instant,
     quiet: bool,
 ) -> Result<(BuildReport, Option<Error>)> {
     let timeout = options.timeout.unwrap_or_else(|| {
@@ -428,7 +438,8 @@ async fn follow_build(
     let mut seen = Vec::new();
     let mut tail = LogTail::default();
     let mut build = started;
-    let mut pace = Pace::new("the build", timeout, options.poll_interval);
+    let left = (begun + timeout).saturating_duration_since(tokio::time::Instant::now());
+    let mut pace = Pace::new("the build", left, options.poll_interval);
     info!(
         "following build {id} for up to {}",
         humantime::format_duration(timeout)

@@ -800,7 +800,7 @@ async fn cancelled(
 }
 
 /// `future`, unless `deadline` passes first: then a timeout naming what was being done.
-async fn within<T>(
+pub(crate) async fn within<T>(
     deadline: tokio::time::Instant,
     aws: &Aws,
     what: &str,

@@ -118,16 +118,13 @@ fn worst(verdicts: &[ServiceVerdict]) -> ServiceVerdict {
         .unwrap_or(ServiceVerdict::Stable)
 }
 
-/// Each plan names one service of the same cluster; settings (wait, rollback) are the first's.
-pub async fn deploy(
+/// Each service checked and its revision registered (or reused), with the images of the
+/// containers its task definition has.
+async fn register_all(
     session: &Session,
     plans: &[DeployPlan],
-    scope: RollbackScope,
-) -> Result<(MultiDeployResult, Option<Error>)> {
-    let first = plans.first().ok_or_else(|| Error::input("no --service"))?;
-    let aws = session.aws().await?;
-    let deadline = tokio::time::Instant::now() + first.wait.timeout;
-    // Check every service and its containers before anything is registered.
+) -> Result<Vec<(DeployPlan, Registered)>> {
+    let first = &plans[0];
     let mut loaded = Vec::new();
     for plan in plans {
         let service = rollout::target(session, &plan.cluster, &plan.service).await?;
@@ -167,6 +164,27 @@ pub async fn deploy(
         let done = rollout::register_for(session, &plan, &service, document).await?;
         registered.push((plan, done));
     }
+    Ok(registered)
+}
+
+/// Each plan names one service of the same cluster; settings (wait, rollback) are the first's.
+pub async fn deploy(
+    session: &Session,
+    plans: &[DeployPlan],
+    scope: RollbackScope,
+) -> Result<(MultiDeployResult, Option<Error>)> {
+    let first = plans.first().ok_or_else(|| Error::input("no --service"))?;
+    let aws = session.aws().await?;
+    let deadline = tokio::time::Instant::now() + first.wait.timeout;
+    // Check every service and its containers before anything is registered; the whole deploy,
+    // these calls included, is bounded by --timeout.
+    let registered = rollout::within(
+        deadline,
+        aws,
+        "registering the task definitions",
+        register_all(session, plans),
+    )
+    .await?;
     let mut result = MultiDeployResult {
         cluster: first.cluster.clone(),
         services: registered

@@ -14,7 +14,9 @@ use tracing::{info, warn};
 use super::Session;
 use super::logtail::LogTail;
 use super::pace::{self, Pace, Polled};
+use super::rollout::within;
 use super::taskdef::{self, Changes, RegisterOptions};
+use crate::aws::Aws;
 use crate::aws::tasks::{self, Network, Placement, RunRequest};
 use crate::core::logs::awslogs_target;
 use crate::core::task::{TaskSnapshot, TaskVerdict, verdict};
@@ -182,10 +184,18 @@ fn placement(base: Placement, flags: &PlacementFlags) -> Placement {
     p
 }
 
-/// Runs the task and follows it to its end. `Ok` carries the report and, when the task did not
-/// pass, the error that sets the exit code.
-pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option<Error>)> {
-    let aws = session.aws().await?;
+/// A task started, with what following it needs.
+struct Started {
+    task: TaskSnapshot,
+    document: TaskDef,
+    task_definition: String,
+    container: Option<String>,
+    essential: Vec<String>,
+}
+
+/// Resolves the revision and placement (registering one with new images), checks the network and
+/// the container, and calls RunTask.
+async fn start_task(session: &Session, aws: &Aws, plan: &RunPlan) -> Result<Started> {
     let (ident, base) = match &plan.from {
         RunFrom::Service(service) => {
             let (td, placement) = tasks::service_placement(aws, &plan.cluster, service).await?;
@@ -257,7 +267,7 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
         None => None,
     };
     let essential = essential(&document);
-    let started = tasks::run_task(
+    let task = tasks::run_task(
         aws,
         &RunRequest {
             cluster: plan.cluster.clone(),
@@ -268,6 +278,34 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
             env: plan.env.clone(),
             started_by: "ecs-ship".into(),
         },
+    )
+    .await?;
+    Ok(Started {
+        task,
+        document,
+        task_definition,
+        container,
+        essential,
+    })
+}
+
+/// Runs the task and follows it to its end. `Ok` carries the report and, when the task did not
+/// pass, the error that sets the exit code.
+pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option<Error>)> {
+    let aws = session.aws().await?;
+    let start = Instant::now();
+    let deadline = start + plan.timeout;
+    let Started {
+        task: started,
+        document,
+        task_definition,
+        container,
+        essential,
+    } = within(
+        deadline,
+        aws,
+        "starting the task",
+        start_task(session, aws, plan),
     )
     .await?;
     let arn = started.arn.clone();
@@ -291,8 +329,11 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
             LogTail::default()
         }
     };
-    let start = Instant::now();
-    let mut pace = Pace::new("the task", plan.timeout, plan.poll_interval);
+    let mut pace = Pace::new(
+        "the task",
+        deadline.saturating_duration_since(Instant::now()),
+        plan.poll_interval,
+    );
     let mut task = mark(started, &essential);
     // The task's log is progress: -q keeps it for the failure report only.
     let quiet = session.quiet;

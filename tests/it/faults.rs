@@ -42,6 +42,46 @@ fn an_aws_endpoint_that_never_answers_ends_wait_deploy_and_doctor_in_time() {
     run.expect_code(5).stderr_has("within --timeout");
     assert!(took < Duration::from_secs(20), "deploy took {took:?}");
 
+    // A one-off task, a CodeBuild build and a deploy of several services: --timeout bounds the
+    // calls before anything runs too.
+    for args in [
+        &[
+            "run",
+            "--cluster",
+            "c",
+            "--service",
+            "web",
+            "--timeout",
+            "5s",
+        ][..],
+        &[
+            "codebuild",
+            "start",
+            "--project",
+            "p",
+            "--follow",
+            "--timeout",
+            "5s",
+        ][..],
+        &[
+            "deploy",
+            "--cluster",
+            "c",
+            "--service",
+            "web",
+            "--service",
+            "worker",
+            "--timeout",
+            "5s",
+        ][..],
+    ] {
+        let mut cmd = ecs_ship();
+        cmd.env("AWS_ENDPOINT_URL", &hole).args(args);
+        let (run, took) = timed(&mut cmd);
+        run.expect_code(5).stderr_has("within --timeout");
+        assert!(took < Duration::from_secs(20), "{args:?} took {took:?}");
+    }
+
     let mut doctor = ecs_ship();
     doctor
         .env("AWS_ENDPOINT_URL", &hole)
