@@ -371,6 +371,7 @@ async fn check_several(
     plan: &ReleasePlan,
     deploys: &[&DeployPlan],
 ) -> Result<String> {
+    super::services::check_distinct(deploys.iter().map(|d| d.service.as_str()))?;
     let mut seen: Vec<String> = Vec::new();
     let mut lines = Vec::new();
     for deploy in deploys {

@@ -167,6 +167,20 @@ async fn register_all(
     Ok(registered)
 }
 
+/// Refuses a service named twice: it would be registered and updated twice, and waited for as two.
+pub fn check_distinct<'a>(services: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut seen = Vec::new();
+    for service in services {
+        if seen.contains(&service) {
+            return Err(Error::input(format!(
+                "--service `{service}` is given twice"
+            )));
+        }
+        seen.push(service);
+    }
+    Ok(())
+}
+
 /// Each plan names one service of the same cluster; settings (wait, rollback) are the first's.
 pub async fn deploy(
     session: &Session,
@@ -174,6 +188,7 @@ pub async fn deploy(
     scope: RollbackScope,
 ) -> Result<(MultiDeployResult, Option<Error>)> {
     let first = plans.first().ok_or_else(|| Error::input("no --service"))?;
+    check_distinct(plans.iter().map(|p| p.service.as_str()))?;
     let aws = session.aws().await?;
     let deadline = tokio::time::Instant::now() + first.wait.timeout;
     // Check every service and its containers before anything is registered; the whole deploy,

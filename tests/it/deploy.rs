@@ -594,6 +594,20 @@ fn several_services_get_a_verdict_each_and_the_rollback_scope_asked_for() {
     run_cmd(&mut cmd)
         .expect_code(2)
         .stderr_has("with several --service, name the container (NAME=IMAGE)");
+    let mut cmd = ecs_ship();
+    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+        "deploy",
+        "--cluster",
+        "bench",
+        "--service",
+        "web",
+        "--service",
+        "web",
+    ]);
+    run_cmd(&mut cmd)
+        .expect_code(2)
+        .stderr_has("--service `web` is given twice");
+    assert_eq!(emulator.calls().get("UpdateService"), None);
 }
 
 fn run_cmd(cmd: &mut std::process::Command) -> Run {

@@ -414,4 +414,9 @@ async fn a_release_of_two_services() {
     )
     .expect_code(2)
     .stderr_has("--before-deploy takes one --service");
+    // A service named twice is refused at the check, before anything is built.
+    let run = release(&world, &repo, &["--service", "vendor0919-service"])
+        .expect_code(2)
+        .stderr_has("--service `vendor0919-service` is given twice");
+    assert!(!run.stderr.contains("step build"), "{}", run.stderr);
 }
