@@ -108,30 +108,43 @@ fn describe_error(
     }
 }
 
-/// The ARNs of the service's tasks with that desired status (the first page: up to 100).
-async fn service_task_arns(
+/// The ARNs of the tasks with that desired status - of `service`, or of the whole cluster - page by
+/// page, up to `max` (a service's: the first 100, what one DescribeTasks call takes).
+async fn task_arns(
     aws: &Aws,
     cluster: &str,
-    service: &str,
+    service: Option<&str>,
     status: DesiredStatus,
+    max: usize,
 ) -> Result<Vec<String>> {
     let what = status.as_str().to_lowercase();
-    Ok(aws
+    let mut pages = aws
         .ecs()
         .list_tasks()
         .cluster(cluster)
-        .service_name(service)
+        .set_service_name(service.map(str::to_owned))
         .desired_status(status)
-        .send()
-        .await
-        .map_err(|e| {
+        .into_paginator()
+        .send();
+    let mut arns = Vec::new();
+    while arns.len() < max
+        && let Some(page) = pages.next().await
+    {
+        let page = page.map_err(|e| {
             remote(
-                format!("failed to list the {what} tasks of service `{service}`"),
+                match service {
+                    Some(service) => {
+                        format!("failed to list the {what} tasks of service `{service}`")
+                    }
+                    None => format!("failed to list the {what} tasks of cluster `{cluster}`"),
+                },
                 e,
             )
-        })?
-        .task_arns()
-        .to_vec())
+        })?;
+        arns.extend(page.task_arns().iter().cloned());
+    }
+    arns.truncate(max);
+    Ok(arns)
 }
 
 /// The image digest each container of the service's running tasks reports, by container name.
@@ -141,7 +154,7 @@ pub async fn running_digests(
     service: &str,
 ) -> Result<Vec<(String, String)>> {
     let client = aws.ecs();
-    let arns = service_task_arns(aws, cluster, service, DesiredStatus::Running).await?;
+    let arns = task_arns(aws, cluster, Some(service), DesiredStatus::Running, 100).await?;
     if arns.is_empty() {
         return Ok(Vec::new());
     }
@@ -497,7 +510,7 @@ pub async fn stopped_tasks(
     limit: usize,
 ) -> Result<Vec<StoppedTask>> {
     let client = aws.ecs();
-    let arns = service_task_arns(aws, cluster, service, DesiredStatus::Stopped).await?;
+    let arns = task_arns(aws, cluster, Some(service), DesiredStatus::Stopped, 100).await?;
     if arns.is_empty() {
         return Ok(Vec::new());
     }
@@ -593,7 +606,6 @@ pub async fn list_clusters(aws: &Aws) -> Result<Vec<String>> {
 /// rollout in progress uses two), and every running or pending task.
 pub async fn revisions_in_use(aws: &Aws, cluster: &str) -> Result<Vec<(String, String)>> {
     let client = aws.ecs();
-    let mut used = Vec::new();
     let mut services = Vec::new();
     let mut pages = client
         .list_services()
@@ -610,48 +622,22 @@ pub async fn revisions_in_use(aws: &Aws, cluster: &str) -> Result<Vec<(String, S
         services.extend(page.service_arns().iter().cloned());
     }
     let name = cluster.rsplit('/').next().unwrap_or(cluster);
-    for batch in services.chunks(10) {
-        let out = client
-            .describe_services()
-            .cluster(cluster)
-            .set_services(Some(batch.to_vec()))
-            .send()
-            .await
-            .map_err(|e| {
-                remote(
-                    format!("failed to describe the services of cluster `{cluster}`"),
-                    e,
-                )
-            })?;
-        for s in out.services() {
-            let service = s.service_name().unwrap_or_default();
-            for d in s.deployments() {
-                if let Some(td) = d.task_definition() {
-                    used.push((
-                        td.to_owned(),
-                        format!(
-                            "service {service} in {name} ({} deployment)",
-                            d.status().unwrap_or("?")
-                        ),
-                    ));
-                }
-            }
-            if let Some(td) = s.task_definition() {
-                used.push((td.to_owned(), format!("service {service} in {name}")));
-            }
+    let mut used = Vec::new();
+    for (info, snapshot) in describe_services(aws, cluster, &services).await? {
+        let service = &info.service;
+        for d in &snapshot.deployments {
+            used.push((
+                d.task_definition.clone(),
+                format!("service {service} in {name} ({} deployment)", d.status),
+            ));
         }
+        used.push((
+            info.task_definition.clone(),
+            format!("service {service} in {name}"),
+        ));
     }
-    let mut tasks = Vec::new();
-    let mut pages = client.list_tasks().cluster(cluster).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            remote(
-                format!("failed to list the tasks of cluster `{cluster}`"),
-                e,
-            )
-        })?;
-        tasks.extend(page.task_arns().iter().cloned());
-    }
+    // ListTasks' RUNNING includes the tasks still PENDING.
+    let tasks = task_arns(aws, cluster, None, DesiredStatus::Running, usize::MAX).await?;
     for batch in tasks.chunks(100) {
         let out = client
             .describe_tasks()
