@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use super::Session;
 use super::logtail::LogTail;
-use super::pace::{self, Pace, Polled};
+use super::pace::{End, Pace, Polled};
 use super::rollout::within;
 use crate::aws::codebuild::{self as cb, BuildInfo, Project, StartOptions};
 use crate::aws::{Aws, logs};
@@ -454,13 +454,13 @@ async fn follow_build(
     let end = loop {
         let mut changed = false;
         match pace.poll(cb::builds(aws, &ids)).await {
-            Polled::End(end) => break end.into(),
+            Polled::End(end) => break Err(end),
             Polled::Retry => {}
             Polled::Value(builds) => {
                 let Some(now) = builds.into_iter().find(|b| b.id == id) else {
-                    break End::Failed(Error::remote(format!(
+                    break Err(End::Failed(Error::remote(format!(
                         "build `{id}` is not known to CodeBuild any more"
-                    )));
+                    ))));
                 };
                 build = now;
                 if !tail.is_set()
@@ -481,12 +481,12 @@ async fn follow_build(
                     // CloudWatch may take a moment to have the build's last lines.
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     tail.drain(aws, emit).await;
-                    break End::Done;
+                    break Ok(());
                 }
             }
         }
         if let Err(end) = pace.pause(changed).await {
-            break end.into();
+            break Err(end);
         }
     };
     group_end();
@@ -499,7 +499,7 @@ async fn follow_build(
         last_log_lines: lines,
     };
     match end {
-        End::Done => {
+        Ok(()) => {
             let v = verdict(&build.status, &build.phases);
             let failure = match &v {
                 BuildVerdict::Succeeded | BuildVerdict::Running => None,
@@ -533,7 +533,7 @@ async fn follow_build(
             };
             Ok((report(build, v, lines), failure))
         }
-        End::OutOfTime { last_error } => {
+        Err(End::OutOfTime { last_error }) => {
             let phase = build.current_phase.clone().unwrap_or_default();
             let why = last_error
                 .map(|e| format!(" (the last polls failed: {e})"))
@@ -547,7 +547,7 @@ async fn follow_build(
                 Some(error),
             ))
         }
-        End::Cancelled(signal) => {
+        Err(End::Cancelled(signal)) => {
             if options.stop_on_interrupt {
                 // Bounded: a hung endpoint must not hold a cancelled job.
                 match tokio::time::timeout(Duration::from_secs(15), cb::stop(aws, &id)).await {
@@ -568,28 +568,7 @@ async fn follow_build(
                 Some(signal.error()),
             ))
         }
-        End::Failed(e) => Err(e),
-    }
-}
-
-/// How following a build ended.
-enum End {
-    /// The build ended; its verdict is the build's.
-    Done,
-    OutOfTime {
-        last_error: Option<String>,
-    },
-    Cancelled(crate::signal::Signal),
-    Failed(Error),
-}
-
-impl From<pace::End> for End {
-    fn from(end: pace::End) -> Self {
-        match end {
-            pace::End::OutOfTime { last_error } => End::OutOfTime { last_error },
-            pace::End::Cancelled(signal) => End::Cancelled(signal),
-            pace::End::Failed(e) => End::Failed(e),
-        }
+        Err(End::Failed(e)) => Err(e),
     }
 }
 

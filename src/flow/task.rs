@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::Session;
 use super::logtail::LogTail;
-use super::pace::{self, Pace, Polled};
+use super::pace::{End, Pace, Polled};
 use super::rollout::within;
 use super::taskdef::{self, Changes, RegisterOptions};
 use crate::aws::Aws;
@@ -349,7 +349,7 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
             .poll(tasks::describe_task(aws, &plan.cluster, &arn))
             .await
         {
-            Polled::End(end) => break end.into(),
+            Polled::End(end) => break Err(end),
             Polled::Retry => {}
             Polled::Value(now) => {
                 if now.last_status != task.last_status {
@@ -366,12 +366,12 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
                         tokio::time::sleep(Duration::from_millis(500)).await;
                         tail.drain(aws, emit).await;
                     }
-                    break End::Stopped;
+                    break Ok(());
                 }
             }
         }
         if let Err(end) = pace.pause(changed).await {
-            break end.into();
+            break Err(end);
         }
     };
     group_end();
@@ -398,7 +398,7 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
     };
     let v = verdict(&task);
     let failure = match &end {
-        End::Stopped => match &v {
+        Ok(()) => match &v {
             TaskVerdict::Succeeded | TaskVerdict::Running => None,
             other => Some(Error::RolloutFailed(format!(
                 "task {} failed: {}",
@@ -406,7 +406,7 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
                 other.describe()
             ))),
         },
-        End::OutOfTime { last_error } => {
+        Err(End::OutOfTime { last_error }) => {
             let what = if plan.keep_on_timeout {
                 "it is left running (--keep-on-timeout)"
             } else if stop("ecs-ship run: timed out").await {
@@ -424,15 +424,15 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
                     .unwrap_or_default()
             )))
         }
-        End::Cancelled(signal) => {
+        Err(End::Cancelled(signal)) => {
             if stop("ecs-ship run: cancelled").await {
                 warn!("stopped task {}", task.id());
             }
             Some(signal.error())
         }
-        End::Failed(_) => None,
+        Err(End::Failed(_)) => None,
     };
-    if let End::Failed(e) = end {
+    if let Err(End::Failed(e)) = end {
         return Err(e);
     }
     let last_log_lines = if failure.is_some() {
@@ -456,22 +456,4 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
         },
         failure,
     ))
-}
-
-/// How following a task ended.
-enum End {
-    Stopped,
-    OutOfTime { last_error: Option<String> },
-    Cancelled(crate::signal::Signal),
-    Failed(Error),
-}
-
-impl From<pace::End> for End {
-    fn from(end: pace::End) -> Self {
-        match end {
-            pace::End::OutOfTime { last_error } => End::OutOfTime { last_error },
-            pace::End::Cancelled(signal) => End::Cancelled(signal),
-            pace::End::Failed(e) => End::Failed(e),
-        }
-    }
 }
