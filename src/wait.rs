@@ -47,6 +47,18 @@ pub enum PollError {
     Fatal(Error),
 }
 
+impl PollError {
+    /// The error of a one-off read (not a poll to try again): `what` names what was read.
+    pub fn into_error(self, what: &str) -> Error {
+        match self {
+            PollError::Fatal(e) => e,
+            PollError::Throttled(why) | PollError::Transient(why) => {
+                Error::remote(format!("failed to read {what}: {why}"))
+            }
+        }
+    }
+}
+
 /// How waiting ended. Each carries the last snapshots seen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]

@@ -144,12 +144,9 @@ pub async fn recent_builds(aws: &Aws, project: &str, n: usize) -> Result<Vec<Bui
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    builds(aws, &ids).await.map_err(|e| match e {
-        PollError::Fatal(e) => e,
-        PollError::Throttled(why) | PollError::Transient(why) => {
-            Error::remote(format!("failed to read the builds of `{project}`: {why}"))
-        }
-    })
+    builds(aws, &ids)
+        .await
+        .map_err(|e| e.into_error(&format!("the builds of `{project}`")))
 }
 
 /// What StartBuild overrides.

@@ -21,7 +21,6 @@ use crate::core::codebuild::{
 };
 use crate::error::{Error, Result};
 use crate::output::{Report, group_end, group_start};
-use crate::wait::PollError;
 
 /// What `codebuild check` looks at.
 #[derive(Debug, Clone)]
@@ -601,12 +600,7 @@ pub async fn build_log(session: &Session, id: &str) -> Result<LogReport> {
     let aws = session.aws().await?;
     let builds = cb::builds(aws, &[id.to_owned()])
         .await
-        .map_err(|e| match e {
-            PollError::Fatal(e) => e,
-            PollError::Throttled(why) | PollError::Transient(why) => {
-                Error::remote(format!("failed to read build `{id}`: {why}"))
-            }
-        })?;
+        .map_err(|e| e.into_error(&format!("build `{id}`")))?;
     let build = builds.into_iter().next().ok_or_else(|| {
         Error::remote(format!(
             "CodeBuild has no build `{id}` (in {})",
