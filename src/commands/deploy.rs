@@ -78,7 +78,7 @@ pub async fn run(session: &Session, args: &DeployArgs, out: Output) -> Result<()
     } else {
         RollbackScope::Failed
     };
-    let (result, failure) = flow::services::deploy(session, &plans, scope).await?;
+    let (result, failure) = flow::services::deploy(session, &plans, None, scope).await?;
     out.result(&result)?;
     failure.map_or(Ok(()), Err)
 }

@@ -369,20 +369,19 @@ async fn check(
 async fn check_several(
     session: &Session,
     plan: &ReleasePlan,
-    deploys: &[&DeployPlan],
-) -> Result<String> {
+    deploys: &[DeployPlan],
+) -> Result<(String, Vec<(ServiceInfo, Loaded)>)> {
     super::services::check_distinct(deploys.iter().map(|d| d.service.as_str()))?;
+    let loaded = super::services::load_all(session, deploys).await?;
     let mut seen: Vec<String> = Vec::new();
     let mut lines = Vec::new();
-    for deploy in deploys {
-        let service = rollout::target(session, &deploy.cluster, &deploy.service).await?;
-        let loaded = rollout::load_for(session, deploy, &service).await?;
-        let names = container_names(&loaded.document);
+    for (deploy, (service, document)) in deploys.iter().zip(&loaded) {
+        let names = container_names(&document.document);
         if !plan.containers.iter().any(|c| names.contains(c)) {
             return Err(Error::input(format!(
                 "service `{}`: its task definition {} has none of the --container names (it has: {})",
                 deploy.service,
-                loaded.label,
+                document.label,
                 names.join(", ")
             )));
         }
@@ -398,7 +397,7 @@ async fn check_several(
             "--container `{missing}`: none of the services' task definitions has it"
         )));
     }
-    Ok(lines.join(", "))
+    Ok((lines.join(", "), loaded))
 }
 
 /// Runs the release. `Err` is never returned for a failed step: that is `Released::failure`, with
@@ -417,11 +416,17 @@ pub async fn release(session: &Session, plan: &ReleasePlan) -> Released {
     {
         return steps.fail(Step::Check, since, e);
     }
-    if !plan.more.is_empty() {
-        let all: Vec<&DeployPlan> = plan.deploy.iter().chain(&plan.more).collect();
-        let (checked, since) = step!(steps, Step::Check, check_several(session, plan, &all).await);
-        steps.record(Step::Check, StepStatus::Done, since, checked);
-    }
+    // Several services: checked (and their task definitions read) once, here, before the build.
+    let several = match &plan.deploy {
+        Some(first) if !plan.more.is_empty() => {
+            let all: Vec<DeployPlan> = std::iter::once(first).chain(&plan.more).cloned().collect();
+            let ((checked, loaded), since) =
+                step!(steps, Step::Check, check_several(session, plan, &all).await);
+            steps.record(Step::Check, StepStatus::Done, since, checked);
+            Some((all, loaded))
+        }
+        _ => None,
+    };
     let target = match &plan.deploy {
         Some(deploy) if plan.more.is_empty() => {
             let ((service, loaded), since) =
@@ -532,10 +537,8 @@ pub async fn release(session: &Session, plan: &ReleasePlan) -> Released {
     );
     steps.result.artifacts = Some(written);
 
-    if let (Some(first), false) = (&plan.deploy, plan.more.is_empty()) {
+    if let Some((mut deploys, loaded)) = several {
         let since = Instant::now();
-        let mut deploys: Vec<DeployPlan> =
-            std::iter::once(first).chain(&plan.more).cloned().collect();
         for deploy in &mut deploys {
             deploy
                 .changes
@@ -546,7 +549,9 @@ pub async fn release(session: &Session, plan: &ReleasePlan) -> Released {
                 }));
         }
         let (result, failure) =
-            match super::services::deploy(session, &deploys, plan.rollback_scope).await {
+            match super::services::deploy(session, &deploys, Some(loaded), plan.rollback_scope)
+                .await
+            {
                 Ok(done) => done,
                 Err(error) => return steps.fail(Step::Deploy, since, error),
             };

@@ -11,9 +11,10 @@ use tracing::{info, warn};
 use super::Session;
 use super::prune::{MovedSchedule, PruneReport};
 use super::rollout::{self, AfterDone, DeployPlan, Registered, WaitReport, WaitSettings};
-use super::taskdef::RegisterResult;
+use super::taskdef::{Loaded, RegisterResult};
 use super::verify::{self, VerifyReport};
 use crate::aws;
+use crate::aws::ecs::ServiceInfo;
 use crate::core::rollout::{Expectation, RollbackPlan, ServiceVerdict, rollback_plan, short_arn};
 use crate::core::taskdef::container_names;
 use crate::error::{Error, Result};
@@ -118,19 +119,33 @@ fn worst(verdicts: &[ServiceVerdict]) -> ServiceVerdict {
         .unwrap_or(ServiceVerdict::Stable)
 }
 
-/// Each service checked and its revision registered (or reused), with the images of the
-/// containers its task definition has.
-async fn register_all(
+/// Each service checked deployable, and the task definition it would get.
+pub async fn load_all(
     session: &Session,
     plans: &[DeployPlan],
-) -> Result<Vec<(DeployPlan, Registered)>> {
-    let first = &plans[0];
+) -> Result<Vec<(ServiceInfo, Loaded)>> {
     let mut loaded = Vec::new();
     for plan in plans {
         let service = rollout::target(session, &plan.cluster, &plan.service).await?;
         let document = rollout::load_for(session, plan, &service).await?;
         loaded.push((service, document));
     }
+    Ok(loaded)
+}
+
+/// Each service's revision registered (or reused), with the images of the containers its task
+/// definition has; loaded first unless `loaded` already holds them (a release checked them
+/// before building).
+async fn register_all(
+    session: &Session,
+    plans: &[DeployPlan],
+    loaded: Option<Vec<(ServiceInfo, Loaded)>>,
+) -> Result<Vec<(DeployPlan, Registered)>> {
+    let first = &plans[0];
+    let loaded = match loaded {
+        Some(loaded) => loaded,
+        None => load_all(session, plans).await?,
+    };
     let named: Vec<String> = first
         .changes
         .images
@@ -185,6 +200,7 @@ pub fn check_distinct<'a>(services: impl IntoIterator<Item = &'a str>) -> Result
 pub async fn deploy(
     session: &Session,
     plans: &[DeployPlan],
+    loaded: Option<Vec<(ServiceInfo, Loaded)>>,
     scope: RollbackScope,
 ) -> Result<(MultiDeployResult, Option<Error>)> {
     let first = plans.first().ok_or_else(|| Error::input("no --service"))?;
@@ -197,7 +213,7 @@ pub async fn deploy(
         deadline,
         aws,
         "registering the task definitions",
-        register_all(session, plans),
+        register_all(session, plans, loaded),
     )
     .await?;
     let mut result = MultiDeployResult {
