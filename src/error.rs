@@ -118,6 +118,37 @@ impl Error {
         }
     }
 
+    /// The same error (kind, exit code, source) with `more` said after its message: `message; more`.
+    /// A signal stays a signal.
+    pub fn context(self, more: impl fmt::Display) -> Self {
+        self.map_message(|m| format!("{m}; {more}"))
+    }
+
+    /// The same error with `before` put in front of its message: `before message`.
+    pub fn prefixed(self, before: &str) -> Self {
+        self.map_message(|m| format!("{before} {m}"))
+    }
+
+    fn map_message(self, change: impl FnOnce(String) -> String) -> Self {
+        match self {
+            Error::Input { message, source } => Error::Input {
+                message: change(message),
+                source,
+            },
+            Error::Remote { message, source } => Error::Remote {
+                message: change(message),
+                source,
+            },
+            Error::Internal { message, source } => Error::Internal {
+                message: change(message),
+                source,
+            },
+            Error::RolloutFailed(m) => Error::RolloutFailed(change(m)),
+            Error::TimedOut(m) => Error::TimedOut(change(m)),
+            signal @ (Error::Interrupted | Error::Terminated) => signal,
+        }
+    }
+
     /// The message followed by every cause, each on its own line.
     pub fn chain(&self) -> ErrorChain<'_> {
         ErrorChain(self)

@@ -86,7 +86,8 @@ fn in_github_actions() -> bool {
 /// Opens a collapsed `::group::` block in GitHub Actions' log (nothing elsewhere).
 pub fn group_start(title: &str) {
     if in_github_actions() {
-        eprintln!("::group::{title}");
+        let title = crate::core::text::terminal_safe(title);
+        eprintln!("::group::{}", crate::core::text::command_data(&title));
     }
 }
 
@@ -159,7 +160,7 @@ impl Output {
     pub fn result<T: Report>(&self, value: &T) -> Result<()> {
         let outputs = value.outputs();
         let text = match self.format {
-            Format::Text => value.to_string(),
+            Format::Text => safe(&value.to_string()),
             Format::Json => to_json_pretty(&with_schema(value)?)?,
             Format::Env => env_lines(&outputs),
         };
@@ -198,6 +199,7 @@ impl Output {
     /// Reports a failed command on stderr, with a GitHub Actions annotation when running there.
     pub fn error(&self, err: &Error) {
         let chain = crate::redact::apply(&err.chain().to_string()).into_owned();
+        let shown = safe(&chain);
         let prefix = if self.color {
             "\x1b[1;31merror\x1b[0m"
         } else {
@@ -213,15 +215,24 @@ impl Output {
             let _ = write_stdout(&json.to_string());
         }
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "{prefix}: {chain}");
-        if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        let _ = writeln!(stderr, "{prefix}: {shown}");
+        if in_github_actions() {
             // Workflow commands take one line: newlines are escaped as the runner documents.
-            let escaped = chain
-                .replace('%', "%25")
-                .replace('\r', "%0D")
-                .replace('\n', "%0A");
+            let escaped =
+                crate::core::text::command_data(&crate::core::text::terminal_safe(&chain));
             let _ = writeln!(stderr, "::error title=ecs-ship::{escaped}");
         }
+    }
+}
+
+/// Text for the terminal or a CI log: control sequences shown, not obeyed, and under GitHub
+/// Actions no line that the runner would take for a workflow command.
+pub fn safe(text: &str) -> String {
+    let text = crate::core::text::terminal_safe(text);
+    if in_github_actions() {
+        crate::core::text::workflow_safe(&text).into_owned()
+    } else {
+        text.into_owned()
     }
 }
 

@@ -56,7 +56,15 @@ pub struct Stderr;
 impl Write for Stderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        std::io::stderr().write_all(apply(&text).as_bytes())?;
+        let text = apply(&text);
+        // The formatter escapes control sequences in messages; a line of an event message that
+        // would be a workflow command is neutralised here.
+        let text = if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+            crate::core::text::workflow_safe(&text).into_owned()
+        } else {
+            text.into_owned()
+        };
+        std::io::stderr().write_all(text.as_bytes())?;
         Ok(buf.len())
     }
 

@@ -132,8 +132,14 @@ impl Waiter<'_> {
                 biased;
                 r = poll() => r,
                 () = tokio::time::sleep_until(deadline) => {
-                    let cut = format!("no answer within the timeout{}", last_error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default());
-                    return Ok(Outcome::TimedOut { waiting_for: waiting, services: last, last_error: Some(cut) });
+                    // The deadline cut a poll in flight: that is "no answer" only if AWS never
+                    // answered, or its last answer was an error; else the rollout is what ran late.
+                    let cut = match (&last_error, last.is_empty()) {
+                        (Some(e), _) => Some(format!("no answer within the timeout (last error: {e})")),
+                        (None, true) => Some("no answer within the timeout".to_owned()),
+                        (None, false) => None,
+                    };
+                    return Ok(Outcome::TimedOut { waiting_for: waiting, services: last, last_error: cut });
                 }
                 () = &mut interrupt => return Ok(Outcome::Interrupted { services: last }),
             };

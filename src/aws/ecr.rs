@@ -142,6 +142,41 @@ pub async fn authorization(aws: &Aws, repo: &EcrRepository) -> Result<EcrAuth> {
     })
 }
 
+/// What DescribeRepositories says of a repository.
+#[derive(Debug, Clone)]
+pub struct RepositoryInfo {
+    /// MUTABLE or IMMUTABLE (or an _WITH_EXCLUSION variant).
+    pub tag_mutability: String,
+}
+
+/// The repository, or `None` when it does not exist (a read only: DescribeRepositories).
+pub async fn find_repository(aws: &Aws, repo: &EcrRepository) -> Result<Option<RepositoryInfo>> {
+    let out = client_for(aws, repo)
+        .describe_repositories()
+        .registry_id(&repo.registry_id)
+        .repository_names(&repo.name)
+        .send()
+        .await;
+    match out {
+        Ok(out) => Ok(out.repositories().first().map(|r| RepositoryInfo {
+            tag_mutability: r
+                .image_tag_mutability()
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_default(),
+        })),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_repository_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(remote(
+            format!("failed to look up ECR repository `{}`", repo.name),
+            e,
+        )),
+    }
+}
+
 /// Creates the repository if it does not exist; returns whether it created it.
 pub async fn ensure_repository(
     aws: &Aws,
@@ -149,23 +184,10 @@ pub async fn ensure_repository(
     scan_on_push: bool,
     immutable_tags: bool,
 ) -> Result<bool> {
-    let client = client_for(aws, repo);
-    match client
-        .describe_repositories()
-        .registry_id(&repo.registry_id)
-        .repository_names(&repo.name)
-        .send()
-        .await
-    {
-        Ok(_) => return Ok(false),
-        Err(e) if e.code() == Some("RepositoryNotFoundException") => {}
-        Err(e) => {
-            return Err(remote(
-                format!("failed to look up ECR repository `{}`", repo.name),
-                e,
-            ));
-        }
+    if find_repository(aws, repo).await?.is_some() {
+        return Ok(false);
     }
+    let client = client_for(aws, repo);
     let mutability = if immutable_tags {
         ImageTagMutability::Immutable
     } else {

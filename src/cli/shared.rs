@@ -7,9 +7,12 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::core::overrides::{self, Overrides, Targeted};
+use crate::core::release::DryRun;
+use crate::core::rollout::RollbackScope;
 use crate::core::taskdef::ImageSpec;
+use crate::flow::deploy::{AfterDeploy, DeployPlan, ServiceTarget};
 use crate::flow::image::{BuildRequest, PushRequest};
-use crate::flow::rollout::{AfterDeploy, DeployPlan, WaitSettings};
+use crate::flow::rollout::WaitSettings;
 use crate::flow::taskdef::{Changes, RegisterOptions, Source};
 use crate::flow::verify::VerifySettings;
 use crate::state;
@@ -349,9 +352,11 @@ pub struct RegisterFlags {
     /// Register a new revision even when the result is identical to the source revision.
     #[arg(long)]
     pub force: bool,
-    /// Print the rendered JSON and a diff against the source; register nothing, create nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Print the rendered JSON and a diff against the source; register nothing, create nothing,
+    /// update nothing, write nothing. `release --dry-run=build` also builds the image on the local
+    /// engine (and pushes nothing).
+    #[arg(long, value_name = "WHAT", value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "plan")]
+    pub dry_run: Option<DryRunChoice>,
     /// Retention for a log group this command creates.
     #[arg(long, value_name = "DAYS", value_parser = parse_retention)]
     pub log_retention_days: Option<i32>,
@@ -360,11 +365,39 @@ pub struct RegisterFlags {
     pub no_create_log_group: bool,
 }
 
+/// `--dry-run[=plan|build]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DryRunChoice {
+    /// Say what would be done; change nothing anywhere.
+    Plan,
+    /// As plan, and build the image locally (release).
+    Build,
+}
+
 impl RegisterFlags {
+    /// The dry run asked for.
+    pub fn dry_run_mode(&self) -> DryRun {
+        match self.dry_run {
+            None => DryRun::Off,
+            Some(DryRunChoice::Plan) => DryRun::Plan,
+            Some(DryRunChoice::Build) => DryRun::Build,
+        }
+    }
+
+    /// `--dry-run=build` where nothing is built: an error naming the flag.
+    pub fn refuse_dry_build(&self, command: &str) -> crate::error::Result<()> {
+        match self.dry_run {
+            Some(DryRunChoice::Build) => Err(crate::error::Error::input(format!(
+                "--dry-run=build: `{command}` builds no image; use --dry-run"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     pub fn options(&self) -> RegisterOptions {
         RegisterOptions {
             force: self.force,
-            dry_run: self.dry_run,
+            dry_run: self.dry_run.is_some(),
             log_retention_days: self.log_retention_days,
             create_log_groups: !self.no_create_log_group,
             show_values: false,
@@ -376,7 +409,7 @@ impl RegisterFlags {
 #[derive(Debug, Clone, Args)]
 pub struct WaitFlags {
     /// Give up after this long (units s, m, h: 90s, 15m, 1h).
-    #[arg(long, default_value = "15m", value_parser = parse_duration, env = "ECS_SHIP_TIMEOUT")]
+    #[arg(long, default_value = "15m", value_parser = parse_timeout, env = "ECS_SHIP_TIMEOUT")]
     pub timeout: Duration,
 
     /// Poll at this fixed interval, at least 1s [default: 1s, growing to 15s after 30s without change].
@@ -411,6 +444,18 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     };
     if d > MAX_DURATION {
         return Err(format!("`{s}` is longer than a week (7d)"));
+    }
+    Ok(d)
+}
+
+/// A bound on a wait (`--timeout` and the like): a duration above zero. `0s` would end every wait
+/// before its first answer and blame the endpoint.
+pub fn parse_timeout(s: &str) -> std::result::Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "`{s}` leaves no time to wait for anything: give a bound such as 90s or 15m"
+        ));
     }
     Ok(d)
 }
@@ -575,8 +620,18 @@ pub struct RolloutArgs {
     #[arg(long)]
     pub rollback_on_failure: bool,
 
-    /// When the job is cancelled (SIGINT/SIGTERM) while waiting, update the service back to the
-    /// revision it ran before (without waiting) instead of leaving the deployment going on.
+    /// With several services and --rollback-on-failure: roll back only the services that failed,
+    /// or all of them (`all` implies --rollback-on-failure).
+    #[arg(long, value_name = "SCOPE", value_enum, default_value_t = RollbackChoice::Failed)]
+    pub rollback: RollbackChoice,
+
+    /// How long a rollback (--rollback-on-failure) may take to settle: its own bound, after
+    /// --timeout ran out or the rollout failed.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout)]
+    pub rollback_timeout: Duration,
+
+    /// When the job is cancelled (SIGINT/SIGTERM) while waiting, update the services back to the
+    /// revisions they ran before (without waiting) instead of leaving the deployment going on.
     #[arg(long, conflicts_with = "no_wait")]
     pub rollback_on_cancel: bool,
 
@@ -595,6 +650,27 @@ pub struct RolloutArgs {
     pub prune_keep: Option<u32>,
 }
 
+/// `--rollback`: which services a failed rollout sends back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RollbackChoice {
+    /// Exactly the services that failed or timed out.
+    Failed,
+    /// Every service of the deploy.
+    All,
+}
+
+impl RolloutArgs {
+    /// The rollback asked for: none, or --rollback-on-failure with its scope (`--rollback all`
+    /// asks for it by itself).
+    pub fn rollback_scope(&self) -> Option<RollbackScope> {
+        match (self.rollback_on_failure, self.rollback) {
+            (_, RollbackChoice::All) => Some(RollbackScope::All),
+            (true, RollbackChoice::Failed) => Some(RollbackScope::Failed),
+            (false, RollbackChoice::Failed) => None,
+        }
+    }
+}
+
 /// HTTP checks once the service is stable: shared by `deploy` and `release`.
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
@@ -604,7 +680,7 @@ pub struct VerifyArgs {
     pub verify_urls: Vec<String>,
 
     /// How long each --verify-url may take to answer 2xx.
-    #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "verify_urls")]
+    #[arg(long, default_value = "60s", value_parser = parse_timeout, requires = "verify_urls")]
     pub verify_timeout: Duration,
 }
 
@@ -643,7 +719,7 @@ pub struct ServicesArgs {
     pub services: Vec<String>,
 }
 
-/// Everything a deploy of one service is told by its flags: shared by `deploy` and `release`.
+/// Everything a deploy is told by its flags: shared by `deploy` and `release`.
 pub struct DeployFlags<'a> {
     pub register: &'a RegisterFlags,
     pub rollout: &'a RolloutArgs,
@@ -652,18 +728,11 @@ pub struct DeployFlags<'a> {
 }
 
 impl DeployFlags<'_> {
-    pub fn plan(
-        &self,
-        cluster: &str,
-        service: &str,
-        source: Source,
-        changes: Changes,
-    ) -> DeployPlan {
+    /// The deploy of `services` (each with its source and changes) in `cluster`.
+    pub fn plan(&self, cluster: &str, services: Vec<ServiceTarget>) -> DeployPlan {
         DeployPlan {
             cluster: cluster.to_owned(),
-            service: service.to_owned(),
-            source,
-            changes,
+            services,
             register: self.register.options(),
             update: crate::aws::ecs::UpdateOptions {
                 force_new_deployment: self.rollout.force_new_deployment,
@@ -671,7 +740,8 @@ impl DeployFlags<'_> {
                 propagate_tags: self.rollout.propagate_tags.clone(),
             },
             no_wait: self.rollout.no_wait,
-            rollback_on_failure: self.rollout.rollback_on_failure,
+            rollback: self.rollout.rollback_scope(),
+            rollback_timeout: self.rollout.rollback_timeout,
             rollback_on_cancel: self.rollout.rollback_on_cancel,
             wait: self.wait.settings(),
             verify: self.verify.settings(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use crate::aws::codebuild::StartOptions;
-use crate::cli::shared::{non_empty, parse_duration, parse_key_value, parse_poll_interval};
+use crate::cli::shared::{non_empty, parse_key_value, parse_poll_interval};
 use crate::error::Result;
 use crate::flow::Session;
 use crate::flow::codebuild::{self, CheckPlan, FollowOptions};
@@ -60,7 +60,7 @@ pub struct StartArgs {
     #[arg(long, overrides_with = "follow")]
     pub no_follow: bool,
     /// How long to follow [default: the build's queue and build timeouts, plus 10m].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::shared::parse_timeout)]
     pub timeout: Option<Duration>,
     /// On Ctrl-C or SIGTERM, stop the build (StopBuild) instead of leaving it running.
     #[arg(long)]

@@ -7,7 +7,7 @@ use crate::cli::shared::{
     ChangeArgs, DeployFlags, OverrideSourceArgs, RegisterFlags, RolloutArgs, VerifyArgs, WaitFlags,
 };
 use crate::error::Result;
-use crate::flow::services::RollbackScope;
+use crate::flow::deploy::ServiceTarget;
 use crate::flow::{self, Session};
 use crate::output::Output;
 
@@ -22,11 +22,6 @@ pub struct DeployArgs {
     /// --image of the containers it has, waited for together).
     #[arg(long = "service", env = "ECS_SHIP_SERVICE", required = true, value_parser = crate::cli::shared::non_empty)]
     pub services: Vec<String>,
-
-    /// With several services and --rollback-on-failure: roll back only the services that failed,
-    /// or all of them (`all` implies --rollback-on-failure).
-    #[arg(long, value_name = "SCOPE", value_parser = ["failed", "all"], default_value = "failed")]
-    pub rollback: String,
 
     #[command(flatten)]
     pub source: OverrideSourceArgs,
@@ -48,37 +43,23 @@ pub struct DeployArgs {
 }
 
 pub async fn run(session: &Session, args: &DeployArgs, out: Output) -> Result<()> {
-    let mut rollout = args.rollout.clone();
-    rollout.rollback_on_failure |= args.rollback == "all";
+    args.register.refuse_dry_build("deploy")?;
     let flags = DeployFlags {
         register: &args.register,
-        rollout: &rollout,
+        rollout: &args.rollout,
         verify: &args.verify,
         wait: &args.wait,
     };
-    let plans: Vec<_> = args
+    let services = args
         .services
         .iter()
-        .map(|service| {
-            flags.plan(
-                &args.cluster,
-                service,
-                args.source.source(&args.cluster, service),
-                args.changes.changes(),
-            )
+        .map(|service| ServiceTarget {
+            service: service.clone(),
+            source: args.source.source(&args.cluster, service),
+            changes: args.changes.changes(),
         })
         .collect();
-    if let [plan] = plans.as_slice() {
-        let deployed = flow::rollout::deploy(session, plan).await?;
-        out.result(&deployed.result)?;
-        return deployed.failure.map_or(Ok(()), Err);
-    }
-    let scope = if args.rollback == "all" {
-        RollbackScope::All
-    } else {
-        RollbackScope::Failed
-    };
-    let (result, failure) = flow::services::deploy(session, &plans, None, scope).await?;
-    out.result(&result)?;
-    failure.map_or(Ok(()), Err)
+    let deployed = flow::deploy::deploy(session, &flags.plan(&args.cluster, services)).await?;
+    out.result(&deployed.result)?;
+    deployed.failure.map_or(Ok(()), Err)
 }

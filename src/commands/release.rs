@@ -14,8 +14,8 @@ use crate::core::task::split_command;
 use crate::core::taskdef::ImageSpec;
 use crate::error::Error;
 use crate::error::Result;
+use crate::flow::deploy::ServiceTarget;
 use crate::flow::release::{BeforeDeploy, ReleasePlan};
-use crate::flow::services::RollbackScope;
 use crate::flow::{self, Session};
 use crate::output::Output;
 
@@ -34,11 +34,6 @@ pub struct ReleaseArgs {
     /// image in the --container it has, waited for together).
     #[arg(long = "service", env = "ECS_SHIP_SERVICE", required_unless_present = "no_deploy", value_parser = crate::cli::shared::non_empty)]
     pub services: Vec<String>,
-
-    /// With several services and --rollback-on-failure: roll back only the services that failed,
-    /// or all of them (`all` implies --rollback-on-failure).
-    #[arg(long, value_name = "SCOPE", value_parser = ["failed", "all"], default_value = "failed")]
-    pub rollback: String,
 
     /// A container that runs the new image (repeatable).
     #[arg(
@@ -81,7 +76,7 @@ pub struct ReleaseArgs {
     pub before_deploy: Option<String>,
 
     /// How long the --before-deploy task may run before it is stopped (exit 5).
-    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = crate::cli::shared::parse_duration, requires = "before_deploy")]
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = crate::cli::shared::parse_timeout, requires = "before_deploy")]
     pub before_deploy_timeout: std::time::Duration,
 
     #[command(flatten)]
@@ -117,41 +112,34 @@ pub struct ReleaseArgs {
 
 impl ReleaseArgs {
     fn plan(&self) -> Result<ReleasePlan> {
-        let mut rollout = self.rollout.clone();
-        rollout.rollback_on_failure |= self.rollback == "all";
         let flags = DeployFlags {
             register: &self.register,
-            rollout: &rollout,
+            rollout: &self.rollout,
             verify: &self.verify,
             wait: &self.wait,
         };
-        let mut deploys: Vec<_> = match (&self.cluster, self.no_deploy) {
-            (Some(cluster), false) => self
-                .services
-                .iter()
-                .map(|service| {
-                    flags.plan(
-                        cluster,
-                        service,
-                        self.source.source(cluster, service),
-                        self.overrides
+        let deploy = match (&self.cluster, self.no_deploy) {
+            (Some(cluster), false) => {
+                let services = self
+                    .services
+                    .iter()
+                    .map(|service| ServiceTarget {
+                        service: service.clone(),
+                        source: self.source.source(cluster, service),
+                        changes: self
+                            .overrides
                             .add_to(self.logs.changes(self.images.clone(), false), &[]),
-                    )
-                })
-                .collect(),
-            _ => Vec::new(),
+                    })
+                    .collect();
+                Some(flags.plan(cluster, services))
+            }
+            _ => None,
         };
-        if deploys.len() > 1 && self.before_deploy.is_some() {
+        if deploy.as_ref().is_some_and(|d| d.services.len() > 1) && self.before_deploy.is_some() {
             return Err(Error::input(
                 "--before-deploy takes one --service: with several, run the task first with `ecs-ship run --service S --image NAME=IMAGE --command ...`",
             ));
         }
-        let more = if deploys.len() > 1 {
-            deploys.split_off(1)
-        } else {
-            Vec::new()
-        };
-        let deploy = deploys.pop();
         Ok(ReleasePlan {
             build: self
                 .build
@@ -162,12 +150,6 @@ impl ReleaseArgs {
             imagedefinitions: self.imagedefs.clone(),
             image_detail: self.image_detail.clone(),
             deploy,
-            more,
-            rollback_scope: if self.rollback == "all" {
-                RollbackScope::All
-            } else {
-                RollbackScope::Failed
-            },
             before_deploy: match &self.before_deploy {
                 Some(line) => Some(BeforeDeploy {
                     command: split_command(line)
@@ -176,6 +158,7 @@ impl ReleaseArgs {
                 }),
                 None => None,
             },
+            dry_run: self.register.dry_run_mode(),
             state: self.state.path.clone(),
         })
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Args};
 
-use crate::cli::shared::{non_empty, parse_duration, parse_key_value, parse_poll_interval};
+use crate::cli::shared::{non_empty, parse_key_value, parse_poll_interval};
 use crate::core::task::{command_json, split_command};
 use crate::core::taskdef::ImageSpec;
 use crate::error::Result;
@@ -85,7 +85,7 @@ pub struct RunArgs {
 
     /// How long the whole run may take, starting the task included; past it the task is stopped
     /// (exit 5).
-    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    #[arg(long, default_value = "30m", value_parser = crate::cli::shared::parse_timeout)]
     pub timeout: Duration,
 
     /// Leave the task running when --timeout passes.

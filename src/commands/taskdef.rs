@@ -100,6 +100,7 @@ pub async fn run(session: &Session, cmd: TaskdefCommand, out: Output) -> Result<
     match cmd {
         TaskdefCommand::Render(args) => render(session, &args, out).await,
         TaskdefCommand::Register(args) => {
+            args.options.refuse_dry_build("taskdef register")?;
             // Loaded first, so the profile's region fills awslogs-region for a file source too.
             session.aws().await?;
             let prepared =

@@ -302,16 +302,165 @@ pub fn service_verdict(end: WaitEnd, failing: Option<&str>) -> (ServiceVerdict, 
     }
 }
 
-/// Whether ecs-ship can deploy a service with this deployment controller: only the ECS (rolling
-/// update) controller takes a new revision through UpdateService; CODE_DEPLOY and EXTERNAL refuse it
-/// (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentController.html).
-pub fn check_controller(service: &str, controller: &str) -> Result<(), String> {
-    if controller == "ECS" || controller.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "service `{service}` uses the {controller} deployment controller: ecs-ship deploys only services with the ECS (rolling update) controller"
-        ))
+/// Why a service cannot be deployed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Deleted (INACTIVE) or being deleted (DRAINING): UpdateService would fail after a revision
+    /// was registered (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Service.html).
+    NotActive { service: String, status: String },
+    /// CODE_DEPLOY and EXTERNAL controllers refuse a new revision through UpdateService
+    /// (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentController.html).
+    Controller { service: String, controller: String },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NotActive { service, status } => write!(
+                f,
+                "service `{service}` is {status} (deleted or being deleted): nothing can be deployed to it; create the service again or name another"
+            ),
+            Refusal::Controller {
+                service,
+                controller,
+            } => write!(
+                f,
+                "service `{service}` uses the {controller} deployment controller: ecs-ship deploys only services with the ECS (rolling update) controller"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// Whether ecs-ship can deploy a service with this status and deployment controller: ACTIVE (an
+/// empty status is an emulator's ACTIVE) and the ECS controller (or none named).
+pub fn check_deployable(service: &str, status: &str, controller: &str) -> Result<(), Refusal> {
+    if !(status.is_empty() || status == "ACTIVE") {
+        return Err(Refusal::NotActive {
+            service: service.to_owned(),
+            status: status.to_owned(),
+        });
+    }
+    if !(controller.is_empty() || controller == "ECS") {
+        return Err(Refusal::Controller {
+            service: service.to_owned(),
+            controller: controller.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// How a deploy (of one service or several) ended, as `--output json`, the GitHub output
+/// `verdict` and the job summary name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeployVerdict {
+    Stable,
+    Failed,
+    TimedOut,
+    Interrupted,
+    /// A service still rolling out when another decided the outcome.
+    InProgress,
+    /// `--dry-run`: nothing was updated.
+    DryRun,
+    /// `--no-wait`: updated, not waited for.
+    NotWaited,
+    /// `release --no-deploy`: artifacts only.
+    NotDeployed,
+}
+
+impl DeployVerdict {
+    /// The documented strings (README "Verdicts"); only the output edge calls this.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployVerdict::Stable => "stable",
+            DeployVerdict::Failed => "failed",
+            DeployVerdict::TimedOut => "timed_out",
+            DeployVerdict::Interrupted => "interrupted",
+            DeployVerdict::InProgress => "in_progress",
+            DeployVerdict::DryRun => "dry_run",
+            DeployVerdict::NotWaited => "not_waited",
+            DeployVerdict::NotDeployed => "not_deployed",
+        }
+    }
+
+    /// Whether the job summary marks it as a success.
+    pub fn is_success(self) -> bool {
+        matches!(
+            self,
+            DeployVerdict::Stable
+                | DeployVerdict::DryRun
+                | DeployVerdict::NotWaited
+                | DeployVerdict::NotDeployed
+        )
+    }
+}
+
+impl From<ServiceVerdict> for DeployVerdict {
+    fn from(v: ServiceVerdict) -> Self {
+        match v {
+            ServiceVerdict::Stable => DeployVerdict::Stable,
+            ServiceVerdict::Failed => DeployVerdict::Failed,
+            ServiceVerdict::TimedOut => DeployVerdict::TimedOut,
+            ServiceVerdict::Interrupted => DeployVerdict::Interrupted,
+            ServiceVerdict::InProgress => DeployVerdict::InProgress,
+        }
+    }
+}
+
+impl std::fmt::Display for DeployVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for DeployVerdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The verdict of a deploy from its services' verdicts (the worst: failed over timed out over
+/// interrupted over in progress over stable) and whether `--verify-url` failed (failed).
+pub fn deploy_verdict(services: &[ServiceVerdict], verify_failed: bool) -> DeployVerdict {
+    if verify_failed {
+        return DeployVerdict::Failed;
+    }
+    let rank = |v: &ServiceVerdict| match v {
+        ServiceVerdict::Failed => 4,
+        ServiceVerdict::TimedOut => 3,
+        ServiceVerdict::Interrupted => 2,
+        ServiceVerdict::InProgress => 1,
+        ServiceVerdict::Stable => 0,
+    };
+    services
+        .iter()
+        .copied()
+        .max_by_key(rank)
+        .unwrap_or(ServiceVerdict::Stable)
+        .into()
+}
+
+/// Which services `--rollback-on-failure` sends back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackScope {
+    /// Exactly the services that failed or timed out.
+    Failed,
+    /// Every service of the deploy.
+    All,
+}
+
+/// Whether a service with this verdict is rolled back under `scope`; a failed `--verify-url`
+/// speaks for the deploy as a whole.
+pub fn in_rollback_scope(
+    scope: RollbackScope,
+    verdict: ServiceVerdict,
+    verify_failed: bool,
+) -> bool {
+    match scope {
+        RollbackScope::All => true,
+        RollbackScope::Failed => verify_failed || verdict.needs_diagnosis(),
     }
 }
 

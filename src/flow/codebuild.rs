@@ -10,9 +10,9 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use super::Session;
+use super::deploy::within;
 use super::logtail::LogTail;
 use super::pace::{End, Pace, Polled};
-use super::rollout::within;
 use crate::aws::codebuild::{self as cb, BuildInfo, Project, StartOptions};
 use crate::aws::{Aws, logs};
 use crate::core::codebuild::{

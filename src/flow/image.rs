@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use super::Session;
 use crate::aws;
-use crate::core::image_ref::{ImageRef, is_valid_tag};
+use crate::core::image_ref::{EcrRepository, ImageRef, is_valid_tag};
 use crate::core::registry_auth::{Credentials, docker_config_credentials};
 use crate::core::tags;
 use crate::docker::build::{BuildLine, BuildSpec};
@@ -446,6 +446,13 @@ async fn manifest_config(
         .and_then(|c| c.get("digest"))
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned))
+}
+
+/// Whether the ECR repository exists (a read only, for a dry run's "would create").
+pub async fn repository_exists(session: &Session, repo: &EcrRepository) -> Result<bool> {
+    Ok(aws::ecr::find_repository(session.aws().await?, repo)
+        .await?
+        .is_some())
 }
 
 /// What to push.

@@ -3,7 +3,9 @@
 //!
 //! - `session`: AWS loaded on first use, the Docker host, quiet mode;
 //! - `taskdef`: read a task definition from a `Source`, clean, change, check, register or reuse;
-//! - `rollout`: update a service to an exact revision, wait for a verdict, diagnose, roll back;
+//! - `deploy`: the one deploy engine, for one service or several: check, register, update, wait,
+//!   verify, after-deploy steps, rollback by scope and on cancel;
+//! - `rollout`: wait for a verdict on services, diagnose a failure;
 //! - `image`: build, registry credentials, push with a verified digest;
 //! - `rehearse`: the local rehearsal (build, render, run as ECS would, health, clean up);
 //! - `status`: a read-only report of services (deployments, images, target health);
@@ -16,6 +18,8 @@
 
 pub mod artifacts;
 pub mod codebuild;
+pub mod deploy;
+pub mod doctor;
 pub mod image;
 pub mod logtail;
 pub mod pace;
@@ -23,7 +27,6 @@ pub mod prune;
 pub mod rehearse;
 pub mod release;
 pub mod rollout;
-pub mod services;
 pub mod session;
 pub mod status;
 pub mod task;

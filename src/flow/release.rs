@@ -1,11 +1,14 @@
 //! The release in one command: check the target, build, push (verified digest), write
 //! imagedefinitions.json, register the task definition with the image pinned by digest and logs
-//! guaranteed, update the service and wait (and verify). Each step is one of the shared flows; this
-//! module only sequences them, times them, and reports what was done when one fails.
+//! guaranteed, update the services and wait (and verify). The steps are a list (`core::release`)
+//! run by one loop that times, records and prints each; each step is a small method over what the
+//! earlier ones produced, calling the shared flows.
 //!
 //! A re-run does not redo what is done: when the state file records an image built from the same
 //! context and options and pushed with a verified digest that the registry still holds, build and
 //! push are skipped (unless `rebuild`), and an identical task definition is reused as `deploy` does.
+//!
+//! A dry run changes nothing anywhere: every step that writes says what it would do instead.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -13,17 +16,17 @@ use std::time::Instant;
 
 use chrono::Utc;
 use serde::Serialize;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use super::Session;
 use super::artifacts::{self, ArtifactsResult};
-use super::image::{self, BuildRequest, BuildResult, PushRequest, PushResult};
-use super::rollout::{self, DeployPlan, DeployResult};
+use super::deploy::{self, Checked, DeployPlan, DeployResult, ServiceDeployment, Summary};
+use super::image::{self, BuildRequest, BuildResult, PushRequest, PushResult, ResolvedBuild};
 use super::task::{self, RunFrom, RunPlan, RunReport};
-use super::taskdef::Loaded;
-use crate::aws::ecs::ServiceInfo;
 use crate::core::image_ref::ImageRef;
-use crate::core::rollout::{ServiceVerdict, short_arn};
+pub use crate::core::release::Step;
+use crate::core::release::{self as decide, DryRun, Mode, Recorded, RegistryAnswer};
+use crate::core::rollout::{DeployVerdict, short_arn};
 use crate::core::taskdef::{ImageSpec, container_names};
 use crate::error::{Error, Result};
 use crate::state::State;
@@ -39,16 +42,12 @@ pub struct ReleasePlan {
     pub containers: Vec<String>,
     pub imagedefinitions: PathBuf,
     pub image_detail: Option<PathBuf>,
-    /// `None`: stop after the artifacts (`--no-deploy`). Its `changes.images` are completed with
-    /// the pushed image for each of `containers`.
+    /// `None`: stop after the artifacts (`--no-deploy`). Each service's `changes.images` are
+    /// completed with the pushed image for the `containers` it has.
     pub deploy: Option<DeployPlan>,
-    /// Further services of the same cluster released with `deploy` (`--service` repeated): each
-    /// gets the new image in the `containers` it has; registered, updated and waited for together.
-    pub more: Vec<DeployPlan>,
-    /// With `more`: which services `--rollback-on-failure` sends back.
-    pub rollback_scope: super::services::RollbackScope,
     /// A one-off task on the new revision (a migration) that must pass before the service is updated.
     pub before_deploy: Option<BeforeDeploy>,
+    pub dry_run: DryRun,
     pub state: PathBuf,
 }
 
@@ -58,33 +57,6 @@ pub struct ReleasePlan {
 pub struct BeforeDeploy {
     pub command: Vec<String>,
     pub timeout: std::time::Duration,
-}
-
-/// The steps, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    Check,
-    Build,
-    Push,
-    Imagedefs,
-    Register,
-    BeforeDeploy,
-    Deploy,
-}
-
-impl Step {
-    fn name(self) -> &'static str {
-        match self {
-            Step::Check => "check",
-            Step::Build => "build",
-            Step::Push => "push",
-            Step::Imagedefs => "imagedefs",
-            Step::Register => "register",
-            Step::BeforeDeploy => "pre-deploy",
-            Step::Deploy => "deploy",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -134,9 +106,9 @@ pub struct ReleaseResult {
     /// Whether an identical revision was reused instead of registering a new one.
     pub reused: Option<bool>,
     pub previous_task_definition_arn: Option<String>,
-    /// stable, failed, timed_out, interrupted; not_deployed with --no-deploy; none when a step
-    /// before the rollout failed.
-    pub verdict: Option<String>,
+    /// stable, failed, timed_out, interrupted; dry_run; not_deployed with --no-deploy; none when
+    /// a step before the rollout failed.
+    pub verdict: Option<DeployVerdict>,
     pub seconds: f64,
     pub failed_step: Option<Step>,
     pub build: Option<BuildResult>,
@@ -144,9 +116,7 @@ pub struct ReleaseResult {
     pub artifacts: Option<ArtifactsResult>,
     /// The `--before-deploy` task.
     pub before_deploy: Option<RunReport>,
-    /// With several services: their deploy, a verdict each.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub services: Option<super::services::MultiDeployResult>,
+    /// The deploy: a revision and a verdict per service.
     pub deploy: Option<DeployResult>,
 }
 
@@ -167,7 +137,6 @@ impl ReleaseResult {
             push: None,
             artifacts: None,
             before_deploy: None,
-            services: None,
             deploy: None,
         }
     }
@@ -190,7 +159,7 @@ impl ReleaseResult {
             (Some(arn), _) => parts.push(format!("{} was registered", short_arn(arn))),
             (None, _) => parts.push("nothing was registered".to_owned()),
         }
-        if self.deploy.as_ref().is_some_and(|d| d.wait.is_some()) {
+        if self.deploy.as_ref().is_some_and(DeployResult::updated) {
             parts.push("the service was updated".to_owned());
         } else {
             parts.push("the service was not updated".to_owned());
@@ -205,7 +174,7 @@ impl fmt::Display for ReleaseResult {
             writeln!(f, "{step}")?;
         }
         if let Some(deploy) = &self.deploy
-            && self.verdict.as_deref() != Some("stable")
+            && self.verdict != Some(DeployVerdict::Stable)
         {
             write!(f, "{deploy}")?;
         }
@@ -222,7 +191,8 @@ impl fmt::Display for ReleaseResult {
             "previous  {}",
             self.previous_task_definition_arn.as_ref().unwrap_or(&none)
         )?;
-        writeln!(f, "verdict   {}", self.verdict.as_ref().unwrap_or(&none))?;
+        let verdict = self.verdict.map_or("-", DeployVerdict::as_str);
+        writeln!(f, "verdict   {verdict}")?;
         writeln!(f, "total     {:.1}s", self.seconds)?;
         if let Some(step) = self.failed_step {
             writeln!(f, "failed at {}: {}", step.name(), self.completed())?;
@@ -237,14 +207,93 @@ pub struct Released {
     pub failure: Option<Error>,
 }
 
-/// Times steps and records them as they end, printing one line each.
-struct Steps {
-    result: ReleaseResult,
-    start: Instant,
+/// How a step ended when it did not fail.
+enum Done {
+    Done(String),
+    Skipped(String),
 }
 
-impl Steps {
-    fn record(&mut self, step: Step, status: StepStatus, since: Instant, detail: String) {
+/// A release in progress: the plan, and what the steps so far produced.
+struct Run<'a> {
+    session: &'a Session,
+    plan: &'a ReleasePlan,
+    /// The deploy, dry run or not as the release is.
+    deploy: Option<DeployPlan>,
+    result: ReleaseResult,
+    start: Instant,
+    checked: Option<Checked>,
+    resolved: Option<(ResolvedBuild, String)>,
+    /// The image pushed (or reused); on a dry run, the reference it would get.
+    image: Option<ImageRef>,
+    reused: bool,
+    registered: Vec<ServiceDeployment>,
+}
+
+/// Runs the release. `Err` is never returned for a failed step: that is `Released::failure`, with
+/// the result saying which steps completed.
+pub async fn release(session: &Session, plan: &ReleasePlan) -> Released {
+    let mut run = Run::new(session, plan);
+    let steps = decide::steps(
+        plan.dry_run,
+        plan.deploy.is_some(),
+        plan.before_deploy.is_some(),
+    );
+    for (step, mode) in steps {
+        let since = Instant::now();
+        match run.step(step, mode).await {
+            Ok(done) => run.record(step, since, done),
+            Err(error) => return run.fail(step, since, error),
+        }
+    }
+    if plan.deploy.is_none() {
+        info!("--no-deploy: nothing registered, no service updated");
+        run.result.verdict = Some(DeployVerdict::NotDeployed);
+    }
+    run.end()
+}
+
+impl<'a> Run<'a> {
+    fn new(session: &'a Session, plan: &'a ReleasePlan) -> Self {
+        let deploy = plan.deploy.clone().map(|mut d| {
+            d.register.dry_run = plan.dry_run != DryRun::Off;
+            d
+        });
+        Run {
+            session,
+            plan,
+            deploy,
+            result: ReleaseResult::new(),
+            start: Instant::now(),
+            checked: None,
+            resolved: None,
+            image: None,
+            reused: false,
+            registered: Vec::new(),
+        }
+    }
+
+    async fn step(&mut self, step: Step, mode: Mode) -> Result<Done> {
+        let pretend = mode == Mode::Pretend;
+        match step {
+            Step::Check => self.check().await,
+            Step::Build if pretend => self.would_build(),
+            Step::Build => self.build().await,
+            Step::Push if pretend => self.would_push().await,
+            Step::Push => self.push().await,
+            Step::Imagedefs if pretend => self.would_write(),
+            Step::Imagedefs => self.write(),
+            Step::Register => self.register().await,
+            Step::BeforeDeploy if pretend => Ok(self.would_run()),
+            Step::BeforeDeploy => self.before_deploy().await,
+            Step::Deploy => self.roll_out().await,
+        }
+    }
+
+    fn record(&mut self, step: Step, since: Instant, done: Done) {
+        let (status, detail) = match done {
+            Done::Done(d) => (StepStatus::Done, d),
+            Done::Skipped(d) => (StepStatus::Skipped, d),
+        };
         let record = StepRecord {
             step,
             status,
@@ -256,8 +305,14 @@ impl Steps {
     }
 
     fn fail(mut self, step: Step, since: Instant, error: Error) -> Released {
-        let detail = error.to_string();
-        self.record(step, StepStatus::Failed, since, detail);
+        let record = StepRecord {
+            step,
+            status: StepStatus::Failed,
+            seconds: since.elapsed().as_secs_f64(),
+            detail: error.to_string(),
+        };
+        info!("step {record}");
+        self.result.steps.push(record);
         self.result.failed_step = Some(step);
         self.result.seconds = self.start.elapsed().as_secs_f64();
         warn!(
@@ -271,376 +326,326 @@ impl Steps {
         }
     }
 
-    fn end(mut self, failure: Option<Error>) -> Released {
+    fn end(mut self) -> Released {
         self.result.seconds = self.start.elapsed().as_secs_f64();
         Released {
             result: self.result,
-            failure,
+            failure: None,
         }
     }
-}
 
-/// Runs `$body` as `$step`: on error the release ends there, reporting what was done.
-macro_rules! step {
-    ($steps:ident, $step:expr, $body:expr) => {{
-        let since = Instant::now();
-        match $body {
-            Ok(value) => (value, since),
-            Err(error) => return $steps.fail($step, since, error),
+    /// What can fail before a long build: the artifact names, the state file, the services and
+    /// the containers named in the task definitions they would get.
+    async fn check(&mut self) -> Result<Done> {
+        if let Some(detail) = &self.plan.image_detail {
+            artifacts::check_image_detail_name(detail)?;
         }
-    }};
-}
+        self.check_state()?;
+        let Some(deploy) = &self.deploy else {
+            return Ok(Done::Done("--no-deploy: no service to check".to_owned()));
+        };
+        let checked = deploy::check(self.session, deploy).await?;
+        check_containers(&self.plan.containers, deploy, &checked)?;
+        let lines: Vec<String> = match checked.services.as_slice() {
+            [(s, _)] => vec![format!(
+                "service `{}` in `{}` runs {}",
+                s.service,
+                s.cluster,
+                short_arn(&s.task_definition)
+            )],
+            several => several
+                .iter()
+                .map(|(s, _)| format!("`{}` runs {}", s.service, short_arn(&s.task_definition)))
+                .collect(),
+        };
+        if let Some((first, _)) = checked.services.first() {
+            self.result.previous_task_definition_arn = Some(first.task_definition.clone());
+        }
+        self.checked = Some(checked);
+        Ok(Done::Done(lines.join(", ")))
+    }
 
-/// The image a previous run pushed from the same context and options, if the registry still holds it.
-async fn already_pushed(
-    session: &Session,
-    state: &State,
-    repository: &str,
-    fingerprint: &str,
-) -> Option<(ImageRef, Vec<String>)> {
-    let (built, pushed) = match (&state.build, &state.push) {
-        (Some(built), Some(pushed)) => (built, pushed),
-        (None, _) => {
-            info!("building: the state file records no earlier build");
-            return None;
+    /// A state file that does not parse is never built over: with --rebuild it is set aside (as
+    /// `<file>.corrupt`), else the release stops saying how to start clean.
+    fn check_state(&self) -> Result<()> {
+        let path = &self.plan.state;
+        let Err(e) = State::load(path) else {
+            return Ok(());
+        };
+        if !self.plan.rebuild || self.plan.dry_run != DryRun::Off || !path.is_file() {
+            return Err(e);
         }
-        (Some(_), None) => {
-            info!("building: the state file records a build that was never pushed");
-            return None;
-        }
-    };
-    if built.repository != repository || pushed.repository != repository {
-        info!(
-            "building: the state file records a push to {}, not {repository}",
-            pushed.repository
-        );
-        return None;
-    }
-    if built.fingerprint.as_deref() != Some(fingerprint) {
-        debug!(
-            "context fingerprint recorded {:?}, now {fingerprint}",
-            built.fingerprint
-        );
-        info!(
-            "building: the context or build options changed since {} was built",
-            pushed.image
-        );
-        return None;
-    }
-    let image = ImageRef::parse(&pushed.image).ok()?;
-    match image::verified_digest(session, &image).await {
-        Ok(digest) if Some(&digest) == image.digest.as_ref() => Some((image, pushed.tags.clone())),
-        Ok(digest) => {
-            warn!("{} now resolves to {digest}: building again", pushed.image);
-            None
-        }
-        Err(e) => {
-            warn!(
-                "{} recorded in the state file is not in the registry ({}): building again",
-                pushed.image,
-                e.chain()
-            );
-            None
-        }
-    }
-}
-
-/// The service is deployable and the task definition it would get has every named container.
-async fn check(
-    session: &Session,
-    plan: &ReleasePlan,
-    deploy: &DeployPlan,
-) -> Result<(ServiceInfo, Loaded)> {
-    let service = rollout::target(session, &deploy.cluster, &deploy.service).await?;
-    let loaded = rollout::load_for(session, deploy, &service).await?;
-    let names = container_names(&loaded.document);
-    if let Some(missing) = plan.containers.iter().find(|c| !names.contains(c)) {
-        return Err(Error::input(format!(
-            "--container `{missing}`: the task definition {} has no such container (it has: {})",
-            loaded.label,
-            names.join(", ")
-        )));
-    }
-    Ok((service, loaded))
-}
-
-/// Several services: each deployable, each with at least one of the containers, and each container
-/// in at least one service's task definition.
-async fn check_several(
-    session: &Session,
-    plan: &ReleasePlan,
-    deploys: &[DeployPlan],
-) -> Result<(String, Vec<(ServiceInfo, Loaded)>)> {
-    super::services::check_distinct(deploys.iter().map(|d| d.service.as_str()))?;
-    let loaded = super::services::load_all(session, deploys).await?;
-    let mut seen: Vec<String> = Vec::new();
-    let mut lines = Vec::new();
-    for (deploy, (service, document)) in deploys.iter().zip(&loaded) {
-        let names = container_names(&document.document);
-        if !plan.containers.iter().any(|c| names.contains(c)) {
-            return Err(Error::input(format!(
-                "service `{}`: its task definition {} has none of the --container names (it has: {})",
-                deploy.service,
-                document.label,
-                names.join(", ")
-            )));
-        }
-        seen.extend(names);
-        lines.push(format!(
-            "`{}` runs {}",
-            deploy.service,
-            short_arn(&service.task_definition)
-        ));
-    }
-    if let Some(missing) = plan.containers.iter().find(|c| !seen.contains(c)) {
-        return Err(Error::input(format!(
-            "--container `{missing}`: none of the services' task definitions has it"
-        )));
-    }
-    Ok((lines.join(", "), loaded))
-}
-
-/// Runs the release. `Err` is never returned for a failed step: that is `Released::failure`, with
-/// the result saying which steps completed.
-pub async fn release(session: &Session, plan: &ReleasePlan) -> Released {
-    let mut steps = Steps {
-        result: ReleaseResult::new(),
-        start: Instant::now(),
-    };
-
-    // Fail before a long build on what can be checked first: the artifact names, the service, and
-    // the containers named in the task definition it would get.
-    let since = Instant::now();
-    if let Some(detail) = &plan.image_detail
-        && let Err(e) = artifacts::check_image_detail_name(detail)
-    {
-        return steps.fail(Step::Check, since, e);
-    }
-    // Several services: checked (and their task definitions read) once, here, before the build.
-    let several = match &plan.deploy {
-        Some(first) if !plan.more.is_empty() => {
-            let all: Vec<DeployPlan> = std::iter::once(first).chain(&plan.more).cloned().collect();
-            let ((checked, loaded), since) =
-                step!(steps, Step::Check, check_several(session, plan, &all).await);
-            steps.record(Step::Check, StepStatus::Done, since, checked);
-            Some((all, loaded))
-        }
-        _ => None,
-    };
-    let target = match &plan.deploy {
-        Some(deploy) if plan.more.is_empty() => {
-            let ((service, loaded), since) =
-                step!(steps, Step::Check, check(session, plan, deploy).await);
-            steps.record(
-                Step::Check,
-                StepStatus::Done,
-                since,
+        let aside = path.with_extension("json.corrupt");
+        std::fs::rename(path, &aside).map_err(|io| {
+            Error::input_with(
                 format!(
-                    "service `{}` in `{}` runs {}",
-                    deploy.service,
-                    deploy.cluster,
-                    short_arn(&service.task_definition)
+                    "cannot set the corrupt state file `{}` aside as `{}`",
+                    path.display(),
+                    aside.display()
                 ),
-            );
-            Some((service, loaded))
+                io,
+            )
+        })?;
+        warn!(
+            "--rebuild: the corrupt state file `{}` is kept as `{}`; starting clean",
+            path.display(),
+            aside.display()
+        );
+        Ok(())
+    }
+
+    fn resolve(&mut self) -> Result<&(ResolvedBuild, String)> {
+        if self.resolved.is_none() {
+            let resolved = image::resolve(&self.plan.build, Utc::now())?;
+            let fingerprint = resolved.fingerprint()?;
+            self.resolved = Some((resolved, fingerprint));
         }
-        _ => None,
-    };
+        Ok(self.resolved.as_ref().expect("resolved above"))
+    }
 
-    let (resolved, since) = step!(
-        steps,
-        Step::Build,
-        image::resolve(&plan.build, Utc::now()).and_then(|r| {
-            let fingerprint = r.fingerprint()?;
-            Ok((r, fingerprint))
-        })
-    );
-    let (resolved, fingerprint) = resolved;
-    let state = State::load(&plan.state).unwrap_or_default();
-    let reuse = if plan.rebuild {
-        None
-    } else {
-        already_pushed(session, &state, &resolved.repository.name, &fingerprint).await
-    };
+    fn would_build(&mut self) -> Result<Done> {
+        let (resolved, _) = self.resolve()?;
+        let refs = resolved.spec.references.join(", ");
+        let context = resolved.plan.dir.display().to_string();
+        let first = resolved.spec.references.first().cloned();
+        self.image = first
+            .as_deref()
+            .map(ImageRef::parse)
+            .transpose()
+            .map_err(|e| {
+                Error::internal_with("the image reference of the build does not parse", e)
+            })?;
+        Ok(Done::Skipped(format!(
+            "dry run: would build {refs} from {context} (--dry-run=build builds it locally)"
+        )))
+    }
 
-    let image = match reuse {
-        Some((image, tags)) => {
+    async fn build(&mut self) -> Result<Done> {
+        self.resolve()?;
+        let dry = self.plan.dry_run != DryRun::Off;
+        if !dry && let Some((image, tags)) = self.reusable().await {
+            self.result.tags = tags;
+            self.reused = true;
             let detail = format!(
                 "the same context was built and pushed as {image} by an earlier run (--rebuild builds again)"
             );
-            steps.record(Step::Build, StepStatus::Skipped, since, detail);
-            steps.record(
-                Step::Push,
-                StepStatus::Skipped,
-                Instant::now(),
-                format!("{image} is in the registry"),
-            );
-            steps.result.tags = tags;
-            image
+            self.image = Some(image);
+            return Ok(Done::Skipped(detail));
         }
-        None => {
-            let (built, since) = step!(
-                steps,
-                Step::Build,
-                image::build(session, resolved, Some(fingerprint), Some(&plan.state)).await
-            );
-            steps.record(
-                Step::Build,
-                StepStatus::Done,
-                since,
-                format!("{} as {}", built.image_id, built.references.join(", ")),
-            );
-            steps.result.build = Some(built);
-            let (pushed, since) = step!(
-                steps,
-                Step::Push,
-                image::push(session, &plan.push, &plan.state).await
-            );
-            steps.record(Step::Push, StepStatus::Done, since, pushed.image.clone());
-            let image = match ImageRef::parse(&pushed.image) {
-                Ok(image) => image,
-                Err(e) => {
-                    return steps.fail(
-                        Step::Push,
-                        Instant::now(),
-                        Error::internal_with("the pushed reference does not parse", e),
-                    );
-                }
-            };
-            steps.result.tags = pushed.tags.clone();
-            steps.result.push = Some(pushed);
-            image
+        let (resolved, fingerprint) = self.resolved.take().expect("resolved above");
+        // A dry run builds on the local engine only: the state file is not written.
+        let state = (!dry).then_some(self.plan.state.as_path());
+        let built = image::build(self.session, resolved, Some(fingerprint), state).await?;
+        let detail = format!("{} as {}", built.image_id, built.references.join(", "));
+        if dry {
+            self.image = built
+                .references
+                .first()
+                .map(|r| ImageRef::parse(r))
+                .transpose()
+                .map_err(|e| Error::internal_with("the built reference does not parse", e))?;
         }
-    };
-    steps.result.image = Some(image.to_string());
-    steps.result.digest = image.digest.clone();
+        self.result.build = Some(built);
+        Ok(Done::Done(detail))
+    }
 
-    let containers: Vec<(String, ImageRef)> = plan
-        .containers
-        .iter()
-        .map(|c| (c.clone(), image.clone()))
-        .collect();
-    let (written, since) = step!(
-        steps,
-        Step::Imagedefs,
-        artifacts::write(
-            &containers,
-            &plan.imagedefinitions,
-            plan.image_detail.as_deref()
-        )
-    );
-    steps.record(
-        Step::Imagedefs,
-        StepStatus::Done,
-        since,
-        format!("{}", written.imagedefinitions.display()),
-    );
-    steps.result.artifacts = Some(written);
-
-    if let Some((mut deploys, loaded)) = several {
-        let since = Instant::now();
-        for deploy in &mut deploys {
-            deploy
-                .changes
-                .images
-                .extend(plan.containers.iter().map(|c| ImageSpec {
-                    container: Some(c.clone()),
-                    image: image.clone(),
-                }));
+    /// The image an earlier run pushed from the same context and options, if the registry still
+    /// holds it; else why not, said once.
+    async fn reusable(&self) -> Option<(ImageRef, Vec<String>)> {
+        let (resolved, fingerprint) = self.resolved.as_ref()?;
+        let state = State::load(&self.plan.state).ok()?;
+        let recorded = Recorded {
+            built: state
+                .build
+                .as_ref()
+                .map(|b| (b.repository.as_str(), b.fingerprint.as_deref())),
+            pushed: state
+                .push
+                .as_ref()
+                .map(|p| (p.repository.as_str(), p.image.as_str())),
+        };
+        let repository = &resolved.repository.name;
+        let decided = decide::reusable(self.plan.rebuild, recorded, repository, fingerprint)
+            .and_then(|image| {
+                ImageRef::parse(image).map_err(|e| decide::BuildReason::NotInRegistry {
+                    image: image.to_owned(),
+                    why: e.to_string(),
+                })
+            });
+        let image = match decided {
+            Ok(image) => image,
+            Err(reason) => {
+                info!("building: {reason}");
+                return None;
+            }
+        };
+        let answer = match image::verified_digest(self.session, &image).await {
+            Ok(digest) => RegistryAnswer::Digest(digest),
+            Err(e) => RegistryAnswer::Missing(e.chain().to_string()),
+        };
+        let recorded_digest = image.digest.clone().unwrap_or_default();
+        match decide::still_there(&image.to_string(), &recorded_digest, answer) {
+            Ok(()) => Some((image, state.push.map(|p| p.tags).unwrap_or_default())),
+            Err(reason) => {
+                warn!("building again: {reason}");
+                None
+            }
         }
-        let (result, failure) =
-            match super::services::deploy(session, &deploys, Some(loaded), plan.rollback_scope)
-                .await
-            {
-                Ok(done) => done,
-                Err(error) => return steps.fail(Step::Deploy, since, error),
-            };
-        let revisions: Vec<String> = result
-            .services
+    }
+
+    async fn would_push(&mut self) -> Result<Done> {
+        let (resolved, _) = self.resolve()?;
+        let refs = resolved.spec.references.join(", ");
+        let repository = resolved.repository.clone();
+        let mut detail = format!("dry run: would push {refs}");
+        if self.plan.push.create_repository
+            && let Some(ecr) = repository.ecr()
+            && !image::repository_exists(self.session, &ecr).await?
+        {
+            detail = format!(
+                "dry run: would create repository {}, then push {refs}",
+                ecr.name
+            );
+        }
+        Ok(Done::Skipped(detail))
+    }
+
+    async fn push(&mut self) -> Result<Done> {
+        if self.reused {
+            let image = self
+                .image
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return Ok(Done::Skipped(format!("{image} is in the registry")));
+        }
+        let pushed = image::push(self.session, &self.plan.push, &self.plan.state).await?;
+        let image = ImageRef::parse(&pushed.image)
+            .map_err(|e| Error::internal_with("the pushed reference does not parse", e))?;
+        let detail = pushed.image.clone();
+        self.result.tags = pushed.tags.clone();
+        self.result.push = Some(pushed);
+        self.result.image = Some(image.to_string());
+        self.result.digest = image.digest.clone();
+        self.image = Some(image);
+        Ok(Done::Done(detail))
+    }
+
+    fn image(&self) -> Result<ImageRef> {
+        self.image
+            .clone()
+            .ok_or_else(|| Error::internal_with("no image after the push step", NoImage))
+    }
+
+    fn would_write(&self) -> Result<Done> {
+        let image = self.image()?;
+        Ok(Done::Skipped(format!(
+            "dry run: would write {} ({} -> {image})",
+            self.plan.imagedefinitions.display(),
+            self.plan.containers.join(", ")
+        )))
+    }
+
+    fn write(&mut self) -> Result<Done> {
+        let image = self.image()?;
+        if self.reused {
+            self.result.image = Some(image.to_string());
+            self.result.digest = image.digest.clone();
+        }
+        let containers: Vec<(String, ImageRef)> = self
+            .plan
+            .containers
             .iter()
-            .map(|s| {
-                format!(
-                    "{} {}",
-                    s.service,
-                    short_arn(s.task_definition.arn.as_deref().unwrap_or("(dry run)"))
-                )
+            .map(|c| (c.clone(), image.clone()))
+            .collect();
+        let written = artifacts::write(
+            &containers,
+            &self.plan.imagedefinitions,
+            self.plan.image_detail.as_deref(),
+        )?;
+        let detail = written.imagedefinitions.display().to_string();
+        self.result.artifacts = Some(written);
+        Ok(Done::Done(detail))
+    }
+
+    /// A revision per service with the new image in the containers it has (rendered only, on a
+    /// dry run).
+    async fn register(&mut self) -> Result<Done> {
+        let image = self.image()?;
+        let (Some(deploy), Some(checked)) = (self.deploy.as_mut(), self.checked.take()) else {
+            return Err(Error::internal_with(
+                "register without a checked deploy",
+                NoImage,
+            ));
+        };
+        for (target, (_, loaded)) in deploy.services.iter_mut().zip(&checked.services) {
+            let names = container_names(&loaded.document);
+            target.changes.images.extend(
+                self.plan
+                    .containers
+                    .iter()
+                    .filter(|c| names.contains(c))
+                    .map(|c| ImageSpec {
+                        container: Some(c.clone()),
+                        image: image.clone(),
+                    }),
+            );
+        }
+        self.registered = deploy::register(self.session, deploy, checked).await?;
+        let lines: Vec<String> = self
+            .registered
+            .iter()
+            .map(|r| {
+                let td = &r.task_definition;
+                let arn = td
+                    .arn
+                    .as_deref()
+                    .map_or("a new revision".to_owned(), |a| short_arn(a).to_owned());
+                let how = match (td.dry_run, td.reused) {
+                    (true, true) => "dry run: would reuse identical",
+                    (true, false) => "dry run: would register",
+                    (false, true) => "reused identical",
+                    (false, false) => "registered",
+                };
+                format!("{}: {how} {arn}", r.service)
             })
             .collect();
-        steps.record(
-            Step::Register,
-            StepStatus::Done,
-            since,
-            revisions.join(", "),
-        );
-        steps.result.task_definition_arn = result.services[0].task_definition.arn.clone();
-        steps.result.reused = Some(result.services[0].task_definition.reused);
-        steps.result.previous_task_definition_arn = Some(result.services[0].previous.clone());
-        steps.result.verdict = Some(result.verdict.clone());
-        let verdict = result.verdict.clone();
-        steps.result.services = Some(result);
-        return match failure {
-            None => {
-                steps.record(
-                    Step::Deploy,
-                    StepStatus::Done,
-                    since,
-                    format!("{verdict}: {}", revisions.join(", ")),
-                );
-                steps.end(None)
-            }
-            Some(error) => steps.fail(Step::Deploy, since, error),
-        };
+        if let Some(first) = self.registered.first() {
+            self.result.task_definition_arn = first.task_definition.arn.clone();
+            self.result.reused = Some(first.task_definition.reused);
+            self.result.previous_task_definition_arn = Some(first.previous.clone());
+        }
+        Ok(Done::Done(lines.join(", ")))
     }
-    let (Some(deploy), Some((service, loaded))) = (&plan.deploy, target) else {
-        info!("--no-deploy: nothing registered, no service updated");
-        steps.result.verdict = Some("not_deployed".to_owned());
-        return steps.end(None);
-    };
-    let mut deploy = deploy.clone();
-    deploy
-        .changes
-        .images
-        .extend(plan.containers.iter().map(|c| ImageSpec {
-            container: Some(c.clone()),
-            image: image.clone(),
-        }));
 
-    let (registered, since) = step!(
-        steps,
-        Step::Register,
-        rollout::register_for(session, &deploy, &service, loaded).await
-    );
-    let arn = registered.task_definition.arn.clone().unwrap_or_default();
-    let how = match (
-        registered.task_definition.dry_run,
-        registered.task_definition.reused,
-    ) {
-        (true, _) => "dry run: would register",
-        (false, true) => "reused identical",
-        (false, false) => "registered",
-    };
-    steps.record(
-        Step::Register,
-        StepStatus::Done,
-        since,
-        format!("{how} {}", short_arn(&arn)),
-    );
-    steps.result.task_definition_arn = registered.task_definition.arn.clone();
-    steps.result.reused = Some(registered.task_definition.reused);
-    steps.result.previous_task_definition_arn = Some(registered.previous.clone());
+    fn would_run(&self) -> Done {
+        let command = self
+            .plan
+            .before_deploy
+            .as_ref()
+            .map(|b| shell_words::join(&b.command))
+            .unwrap_or_default();
+        Done::Skipped(format!(
+            "dry run: would run `{command}` on the new revision before updating the service"
+        ))
+    }
 
-    if let Some(before) = &plan.before_deploy
-        && !deploy.register.dry_run
-    {
-        let since = Instant::now();
+    async fn before_deploy(&mut self) -> Result<Done> {
+        let (Some(before), Some(deploy), Some(first)) = (
+            &self.plan.before_deploy,
+            &self.deploy,
+            self.registered.first(),
+        ) else {
+            return Ok(Done::Skipped("nothing to run".to_owned()));
+        };
         let run = RunPlan {
             cluster: deploy.cluster.clone(),
             from: RunFrom::ServiceRevision {
-                service: deploy.service.clone(),
-                task_definition: arn.clone(),
+                service: first.service.clone(),
+                task_definition: first.task_definition.arn.clone().unwrap_or_default(),
             },
             images: Vec::new(),
-            container: plan.containers.first().cloned(),
+            container: self.plan.containers.first().cloned(),
             command: Some(before.command.clone()),
             env: Vec::new(),
             placement: Default::default(),
@@ -649,90 +654,128 @@ pub async fn release(session: &Session, plan: &ReleasePlan) -> Released {
             poll_interval: std::time::Duration::from_secs(2),
             register: deploy.register,
         };
-        let (report, failure) = match task::run(session, &run).await {
-            Ok(done) => done,
-            Err(error) => return steps.fail(Step::BeforeDeploy, since, error),
-        };
+        let (report, failure) = task::run(self.session, &run).await?;
         let detail = format!("task {}: {}", report.task.id(), report.verdict.describe());
-        steps.result.before_deploy = Some(report);
-        if let Some(error) = failure {
-            return steps.fail(Step::BeforeDeploy, since, error);
+        self.result.before_deploy = Some(report);
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(Done::Done(detail)),
         }
-        steps.record(Step::BeforeDeploy, StepStatus::Done, since, detail);
     }
 
-    let since = Instant::now();
-    let deployed = match rollout::roll_out(session, &deploy, registered).await {
-        Ok(d) => d,
-        Err(error) => return steps.fail(Step::Deploy, since, error),
-    };
-    let waited = deployed
-        .result
-        .wait
-        .as_ref()
-        .and_then(|w| w.services.first())
-        .map(|s| s.verdict);
-    let verdict = match (&deployed.failure, waited) {
-        _ if deploy.register.dry_run => "dry_run",
-        (None, None) => "not_waited",
-        (None, Some(_)) => ServiceVerdict::Stable.as_str(),
-        (Some(Error::RolloutFailed(_)), _) | (Some(_), None) => ServiceVerdict::Failed.as_str(),
-        (Some(_), Some(v)) => v.as_str(),
-    }
-    .to_owned();
-    steps.result.verdict = Some(verdict.clone());
-    steps.result.deploy = Some(deployed.result);
-    match deployed.failure {
-        None => {
-            steps.record(
-                Step::Deploy,
-                StepStatus::Done,
-                since,
-                format!("{verdict} on {}", short_arn(&arn)),
-            );
-            steps.end(None)
+    async fn roll_out(&mut self) -> Result<Done> {
+        let Some(deploy) = &self.deploy else {
+            return Ok(Done::Skipped("--no-deploy".to_owned()));
+        };
+        let registered = std::mem::take(&mut self.registered);
+        let deployed = deploy::roll_out(self.session, deploy, registered).await;
+        let verdict = deployed.result.verdict;
+        let revisions: Vec<String> = deployed
+            .result
+            .services
+            .iter()
+            .map(|s| {
+                let arn = s.task_definition.arn.as_deref().unwrap_or("a new revision");
+                format!("{} {}", s.service, short_arn(arn))
+            })
+            .collect();
+        self.result.verdict = Some(verdict);
+        self.result.deploy = Some(deployed.result);
+        match deployed.failure {
+            Some(error) => Err(error),
+            None if verdict == DeployVerdict::DryRun => Ok(Done::Skipped(format!(
+                "dry run: would update {}",
+                revisions.join(", ")
+            ))),
+            None => Ok(Done::Done(format!("{verdict} on {}", revisions.join(", ")))),
         }
-        Some(error) => steps.fail(Step::Deploy, since, error),
+    }
+}
+
+/// An internal step-order error: a step ran without what an earlier one produces.
+#[derive(Debug)]
+struct NoImage;
+
+impl fmt::Display for NoImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a release step ran out of order")
+    }
+}
+
+impl std::error::Error for NoImage {}
+
+/// Each service has at least one of the --container names, and each name is in at least one
+/// service's task definition.
+fn check_containers(containers: &[String], deploy: &DeployPlan, checked: &Checked) -> Result<()> {
+    if let [(_, loaded)] = checked.services.as_slice() {
+        let names = container_names(&loaded.document);
+        if let Some(missing) = containers.iter().find(|c| !names.contains(c)) {
+            return Err(Error::input(format!(
+                "--container `{missing}`: the task definition {} has no such container (it has: {})",
+                loaded.label,
+                names.join(", ")
+            )));
+        }
+        return Ok(());
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for (target, (_, loaded)) in deploy.services.iter().zip(&checked.services) {
+        let names = container_names(&loaded.document);
+        if !containers.iter().any(|c| names.contains(c)) {
+            return Err(Error::input(format!(
+                "service `{}`: its task definition {} has none of the --container names (it has: {})",
+                target.service,
+                loaded.label,
+                names.join(", ")
+            )));
+        }
+        seen.extend(names);
+    }
+    match containers.iter().find(|c| !seen.contains(c)) {
+        Some(missing) => Err(Error::input(format!(
+            "--container `{missing}`: none of the services' task definitions has it"
+        ))),
+        None => Ok(()),
     }
 }
 
 impl crate::output::Report for ReleaseResult {
     fn outputs(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
-        let mut put = |name: &'static str, value: &Option<String>| {
+        let mut put = |name: &'static str, value: Option<String>| {
             if let Some(v) = value {
-                out.push((name, v.clone()));
+                out.push((name, v));
             }
         };
-        put("image", &self.image);
-        put("digest", &self.digest);
-        put("image-tag", &self.tags.first().cloned());
-        put("task-definition-arn", &self.task_definition_arn);
+        put("image", self.image.clone());
+        put("digest", self.digest.clone());
+        put("image-tag", self.tags.first().cloned());
+        put("task-definition-arn", self.task_definition_arn.clone());
         put(
             "previous-task-definition-arn",
-            &self.previous_task_definition_arn,
+            self.previous_task_definition_arn.clone(),
         );
-        put("verdict", &self.verdict);
+        put("verdict", self.verdict.map(|v| v.as_str().to_owned()));
         out
     }
 
     fn summary(&self) -> Option<String> {
-        let verdict = self.verdict.clone().unwrap_or_else(|| {
-            self.failed_step
-                .map_or("failed".to_owned(), |s| format!("failed at {}", s.name()))
+        let mut md = deploy::summary_markdown(&Summary {
+            what: "release",
+            image: self.image.as_deref(),
+            revision: self.task_definition_arn.as_deref(),
+            previous: self.previous_task_definition_arn.as_deref(),
+            verdict: self.verdict.unwrap_or(DeployVerdict::Failed),
+            reused: self.reused.unwrap_or(false),
+            seconds: Some(self.seconds),
+            deploy: self.deploy.as_ref(),
         });
-        let mut md = rollout::summary_markdown(
-            "release",
-            self.image.as_deref(),
-            self.task_definition_arn.as_deref(),
-            self.previous_task_definition_arn.as_deref(),
-            &verdict,
-            self.reused.unwrap_or(false),
-            Some(self.seconds),
-            self.deploy.as_ref(),
-        );
-        if self.failed_step.is_some() {
-            md.push_str(&format!("\n{}\n", self.completed()));
+        if let Some(step) = self.failed_step {
+            md.push_str(&format!(
+                "\nfailed at {}: {}\n",
+                step.name(),
+                self.completed()
+            ));
         }
         Some(md)
     }

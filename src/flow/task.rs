@@ -12,9 +12,9 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::Session;
+use super::deploy::within;
 use super::logtail::LogTail;
 use super::pace::{End, Pace, Polled};
-use super::rollout::within;
 use super::taskdef::{self, Changes, RegisterOptions};
 use crate::aws::Aws;
 use crate::aws::tasks::{self, Network, Placement, RunRequest};

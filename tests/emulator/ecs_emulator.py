@@ -51,6 +51,11 @@ TARGET_HEALTH = f"""<DescribeTargetHealthResponse xmlns="http://elasticloadbalan
 </TargetHealthDescriptions></DescribeTargetHealthResult>
 <ResponseMetadata><RequestId>emulator</RequestId></ResponseMetadata></DescribeTargetHealthResponse>"""
 
+CALLER = f"""<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+<GetCallerIdentityResult><Arn>arn:aws:iam::{ACCOUNT}:user/emulator</Arn><UserId>AIDAEMULATOR</UserId>
+<Account>{ACCOUNT}</Account></GetCallerIdentityResult>
+<ResponseMetadata><RequestId>emulator</RequestId></ResponseMetadata></GetCallerIdentityResponse>"""
+
 
 def dep(status, td, desired, running, rollout, reason=None, failed=0):
     d = {"id": f"ecs-svc/{status}-{td[-2:]}", "status": status, "taskDefinition": td, "desiredCount": desired,
@@ -80,7 +85,12 @@ class Scenario:
             rolled = [dep("PRIMARY", OLD, 2, 2, "IN_PROGRESS"),
                       dep("ACTIVE", NEW, 0, 0, "FAILED", "ECS deployment circuit breaker: tasks failed to start.")]
             return rolled[:1] if since > 3 else rolled
-        if self.kind == "instant" or self.kind.startswith("task") or self.kind == "no-capacity":
+        if self.kind == "stuck":  # neither the rollout nor a rollback ever settles
+            return [dep("PRIMARY", self.current, 2, 1, "IN_PROGRESS"), dep("ACTIVE", OLD, 2, 2, "COMPLETED")]
+        if self.kind == "idle":  # desiredCount 0: stable with nothing running
+            return [dep("PRIMARY", self.current, 0, 0, "COMPLETED")]
+        if self.kind in ("instant", "inactive", "draining", "hostile") or self.kind.startswith("task") \
+                or self.kind == "no-capacity":
             return [dep("PRIMARY", self.current, 2, 2, "COMPLETED")]
         if self.kind == "failing":
             if self.current != OLD:
@@ -99,12 +109,17 @@ class Scenario:
         with self.lock:
             deployments = self.deployments()
         primary = deployments[0]
+        status = {"inactive": "INACTIVE", "draining": "DRAINING"}.get(self.kind, "ACTIVE")
+        message = "(service web) deployment started."
+        if self.kind == "hostile":  # terminal control sequences and a workflow command in an event
+            message = "(service web) \x1b]0;owned\x07\x1b[2Jcleared\n::add-mask::x\n```\n# heading"
         return {"serviceName": name, "serviceArn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/bench/{name}",
-                "status": "ACTIVE", "taskDefinition": primary["taskDefinition"], "desiredCount": 2,
+                "status": status, "taskDefinition": primary["taskDefinition"],
+                "desiredCount": primary["desiredCount"],
                 "runningCount": primary["runningCount"], "pendingCount": 0, "deployments": deployments,
                 "deploymentController": {"type": "ECS"}, "launchType": "FARGATE",
                 "loadBalancers": [{"targetGroupArn": TARGET_GROUP, "containerName": "api", "containerPort": 8080}],
-                "events": [{"id": "e1", "createdAt": time.time() - 60, "message": "(service web) deployment started."}],
+                "events": [{"id": "e1", "createdAt": time.time() - 60, "message": message}],
                 **({"networkConfiguration": {"awsvpcConfiguration": {
                     "subnets": ["subnet-0a1b2c3d"], "securityGroups": ["sg-0a1b2c3d"], "assignPublicIp": "DISABLED"}},
                     "platformVersion": "1.4.0"} if self.kind.startswith("task") or self.kind == "no-capacity" else {})}
@@ -307,6 +322,8 @@ def serve(scenario):
         def query(self, form):
             if "Action=DescribeTargetHealth" in form:
                 data, status = TARGET_HEALTH.encode(), 200
+            elif "Action=GetCallerIdentity" in form:
+                data, status = CALLER.encode(), 200
             else:
                 data, status = b"<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>", 400
             self.send_response(status)

@@ -75,12 +75,12 @@ async fn deploy_updates_the_service_to_the_new_revision_and_reports_stable() {
     let report = run.json();
     assert_eq!(report["wait"]["services"][0]["verdict"], "stable");
     assert_eq!(
-        report["task_definition"]["arn"],
+        report["services"][0]["task_definition"]["arn"],
         report["wait"]["services"][0]["task_definition"]
     );
-    assert_eq!(report["task_definition"]["reused"], false);
+    assert_eq!(report["services"][0]["task_definition"]["reused"], false);
     assert!(
-        report["previous"]
+        report["services"][0]["previous"]
             .as_str()
             .unwrap()
             .ends_with(&format!("{family}:1"))
@@ -369,7 +369,7 @@ fn rollback_on_failure_returns_the_service_to_its_previous_revision_and_still_ex
         .stderr_has(&format!("updated service `web` to {NEW} (was {OLD})"))
         .stderr_has(&format!("rolling back service `web` to {OLD}"))
         .stderr_has("2 tasks of web:12 failed")
-        .stderr_has(&format!("rolled back to {OLD}, which is stable"))
+        .stderr_has(&format!("rolled back `web` to {OLD}: stable"))
         // The load balancer's view, from the emulator's DescribeTargetHealth (moto cannot fail one).
         .stdout_has("target group web-tg: 1 of 2 targets healthy: 10.0.1.23:8080 unhealthy (Target.ResponseCodeMismatch: Health checks failed with these codes: [404])");
 
@@ -408,7 +408,7 @@ fn a_circuit_breaker_rollback_fails_the_deploy_and_is_not_rolled_back_again() {
             "the deployment of web:12 was rolled back: the PRIMARY deployment runs web:11 again",
         )
         .stderr_has("circuit breaker: tasks failed to start")
-        .stderr_has(&format!("ECS already rolled the service back to {OLD}"));
+        .stderr_has(&format!("ECS already rolled `web` back to {OLD}"));
     assert!(
         !run.stderr.contains("rolling back service"),
         "no second rollback: {}",
@@ -466,7 +466,7 @@ async fn deploy_with_overrides_and_tag_propagation() {
     .stderr_has("change: container `api`: environment.MODE: (none) -> production")
     .stderr_has("change: container `api`: memory: 64 -> 128")
     .stderr_has("change: tags.env: (none) -> production");
-    let arn = run.json()["task_definition"]["arn"]
+    let arn = run.json()["services"][0]["task_definition"]["arn"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -218,7 +218,9 @@ fn sigterm_while_waiting_exits_143_with_the_state_and_what_was_done() {
     cmd.env("AWS_ENDPOINT_URL", &fresh.endpoint);
     signalled(&mut cmd, "waiting up to", "-INT")
         .expect_code(130)
-        .stderr_has("rolled back to arn:aws:ecs:us-east-1:123456789012:task-definition/web:11");
+        .stderr_has(
+            "rolled `web` back to arn:aws:ecs:us-east-1:123456789012:task-definition/web:11",
+        );
 }
 
 #[test]
@@ -417,5 +419,40 @@ fn a_timed_out_rollout_is_rolled_back_and_says_what_the_new_tasks_did() {
     run(&mut cmd)
         .expect_code(5)
         .stderr_has("tasks of web:12 running, 2 pending")
-        .stderr_has("rolled back to arn:aws:ecs:us-east-1:123456789012:task-definition/web:11, which is stable");
+        .stderr_has("rolled back `web` to arn:aws:ecs:us-east-1:123456789012:task-definition/web:11: stable");
+}
+
+#[test]
+fn a_rollback_after_a_timeout_has_its_own_bound_and_says_so() {
+    let Some(emulator) = emulator("stuck") else {
+        return;
+    };
+    let mut cmd = ecs_ship();
+    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+        "deploy",
+        "--cluster",
+        "c",
+        "--service",
+        "web",
+        "--task-definition",
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/web:12",
+        "--no-create-log-group",
+        "--rollback-on-failure",
+        "--poll-interval",
+        "1s",
+        "--timeout",
+        "3s",
+        "--rollback-timeout",
+        "3s",
+    ]);
+    let run = run(&mut cmd)
+        .expect_code(5)
+        .stderr_has("timed out after 3s waiting for web")
+        .stderr_has("(--rollback-timeout 3s)")
+        .stderr_has("did not settle within --rollback-timeout 3s");
+    assert!(
+        !run.stderr.contains("no answer within the timeout"),
+        "AWS answered every poll: {}",
+        run.stderr
+    );
 }

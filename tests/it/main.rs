@@ -10,6 +10,7 @@ mod deploy;
 mod doctor;
 mod ecr;
 mod faults;
+mod hostile;
 mod images;
 mod prune;
 mod rehearse;

@@ -228,13 +228,16 @@ async fn a_deploy_moves_the_familys_schedules_and_prunes() {
         f.name, f.name
     ));
     let json = run.json();
-    let new = json["task_definition"]["arn"].as_str().unwrap().to_owned();
+    let new = json["services"][0]["task_definition"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(new.ends_with(":4"), "{new}");
     assert_eq!(target_revision(&rule).await, new);
     assert_eq!(json["schedules"][0]["rule"], rule);
     // Revisions 1 and 2 are beyond the newest 2 and nothing uses them any more.
     assert_eq!(active(&f.name).await, [3, 4]);
-    assert_eq!(json["pruned"]["deregister"].as_array().unwrap().len(), 2);
+    assert_eq!(json["pruned"][0]["deregister"].as_array().unwrap().len(), 2);
     // A rule named with --schedule that does not target the cluster: the service is fine, and
     // the error says so.
     ecs_ship_run(&[

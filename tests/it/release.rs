@@ -288,7 +288,7 @@ async fn verify_url_passes_on_200_and_fails_and_rolls_back_on_503() {
     .expect_code(4)
     .stderr_has(&format!("{url} did not answer 2xx"))
     .stderr_has("HTTP 503: db down")
-    .stderr_has("rolled back to");
+    .stderr_has("rolled back `vendor0919-service` to ");
     assert!(run.stdout.contains("verdict   failed"), "{}", run.stdout);
     assert_eq!(running_revision(&world).await, stable);
 }
@@ -386,7 +386,7 @@ async fn a_release_of_two_services() {
     .json();
     assert_eq!(json["verdict"], "stable");
     let image = json["image"].as_str().unwrap().to_owned();
-    let services = &json["services"]["services"];
+    let services = &json["deploy"]["services"];
     assert_eq!(services.as_array().unwrap().len(), 2);
     let client = ecs().await;
     let out = client

@@ -260,21 +260,114 @@ fn each_wait_end_gives_each_service_its_verdict() {
 }
 
 #[test]
-fn only_the_ecs_controller_is_deployable() {
-    for (controller, ok) in [
-        ("ECS", true),
-        ("", true),
-        ("CODE_DEPLOY", false),
-        ("EXTERNAL", false),
-    ] {
-        let got = check_controller("web", controller);
-        assert_eq!(got.is_ok(), ok, "{controller}");
-        if let Err(message) = got {
-            assert!(
-                message.contains(&format!("the {controller} deployment controller")),
-                "{message}"
-            );
-        }
+fn only_an_active_service_with_the_ecs_controller_is_deployable() {
+    let active = |c: &str| Refusal::Controller {
+        service: "web".into(),
+        controller: c.into(),
+    };
+    let gone = |s: &str| Refusal::NotActive {
+        service: "web".into(),
+        status: s.into(),
+    };
+    let cases = [
+        ("ACTIVE", "ECS", None),
+        ("ACTIVE", "", None),
+        ("", "ECS", None),
+        ("ACTIVE", "CODE_DEPLOY", Some(active("CODE_DEPLOY"))),
+        ("ACTIVE", "EXTERNAL", Some(active("EXTERNAL"))),
+        ("INACTIVE", "ECS", Some(gone("INACTIVE"))),
+        ("DRAINING", "ECS", Some(gone("DRAINING"))),
+        ("INACTIVE", "CODE_DEPLOY", Some(gone("INACTIVE"))),
+    ];
+    for (status, controller, want) in cases {
+        assert_eq!(
+            check_deployable("web", status, controller).err(),
+            want,
+            "{status} {controller}"
+        );
+    }
+    assert!(
+        gone("INACTIVE")
+            .to_string()
+            .contains("service `web` is INACTIVE")
+    );
+    assert!(
+        active("CODE_DEPLOY")
+            .to_string()
+            .contains("the CODE_DEPLOY deployment controller")
+    );
+}
+
+#[test]
+fn the_deploy_verdict_is_the_worst_of_its_services() {
+    use ServiceVerdict::*;
+    let cases: &[(&[ServiceVerdict], bool, DeployVerdict)] = &[
+        (&[Stable], false, DeployVerdict::Stable),
+        (&[Stable, Stable], false, DeployVerdict::Stable),
+        (&[Stable, InProgress], false, DeployVerdict::InProgress),
+        (&[Stable, Failed, TimedOut], false, DeployVerdict::Failed),
+        (&[TimedOut, Interrupted], false, DeployVerdict::TimedOut),
+        (&[Interrupted, Stable], false, DeployVerdict::Interrupted),
+        (&[Stable], true, DeployVerdict::Failed),
+        (&[], false, DeployVerdict::Stable),
+    ];
+    for (verdicts, verify_failed, want) in cases {
+        assert_eq!(
+            deploy_verdict(verdicts, *verify_failed),
+            *want,
+            "{verdicts:?} {verify_failed}"
+        );
+    }
+    let strings: Vec<&str> = [
+        DeployVerdict::Stable,
+        DeployVerdict::Failed,
+        DeployVerdict::TimedOut,
+        DeployVerdict::Interrupted,
+        DeployVerdict::InProgress,
+        DeployVerdict::DryRun,
+        DeployVerdict::NotWaited,
+        DeployVerdict::NotDeployed,
+    ]
+    .iter()
+    .map(|v| v.as_str())
+    .collect();
+    assert_eq!(
+        strings,
+        [
+            "stable",
+            "failed",
+            "timed_out",
+            "interrupted",
+            "in_progress",
+            "dry_run",
+            "not_waited",
+            "not_deployed"
+        ]
+    );
+    assert_eq!(
+        serde_json::to_value(DeployVerdict::TimedOut).unwrap(),
+        "timed_out"
+    );
+}
+
+#[test]
+fn the_rollback_scope_picks_the_services_to_send_back() {
+    use ServiceVerdict::*;
+    let cases = [
+        (RollbackScope::Failed, Failed, false, true),
+        (RollbackScope::Failed, TimedOut, false, true),
+        (RollbackScope::Failed, Stable, false, false),
+        (RollbackScope::Failed, InProgress, false, false),
+        (RollbackScope::Failed, Stable, true, true),
+        (RollbackScope::All, Stable, false, true),
+        (RollbackScope::All, InProgress, false, true),
+    ];
+    for (scope, verdict, verify_failed, want) in cases {
+        assert_eq!(
+            in_rollback_scope(scope, verdict, verify_failed),
+            want,
+            "{scope:?} {verdict:?} {verify_failed}"
+        );
     }
 }
 

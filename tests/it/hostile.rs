@@ -1,0 +1,191 @@
+//! Hostile inputs and endpoints: a deleted service, a hung endpoint and a signal, control sequences
+//! and workflow commands in what AWS says, a dry run that must change nothing.
+
+use std::time::Duration;
+
+use crate::harness::{black_hole, ecs_ship, emulator, run, signalled, timed};
+
+/// The write operations a deploy can make against ECS and CloudWatch Logs.
+const WRITES: [&str; 4] = [
+    "RegisterTaskDefinition",
+    "UpdateService",
+    "CreateLogGroup",
+    "PutRetentionPolicy",
+];
+
+fn writes(calls: &serde_json::Value) -> Vec<(&'static str, u64)> {
+    WRITES
+        .iter()
+        .filter_map(|op| calls[*op].as_u64().map(|n| (*op, n)))
+        .collect()
+}
+
+fn deploy_to(endpoint: &str, extra: &[&str]) -> std::process::Command {
+    let mut cmd = ecs_ship();
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .args(["deploy", "--cluster", "c", "--service", "web"])
+        .args(["--poll-interval", "1s", "--timeout", "30s"])
+        .args(extra);
+    cmd
+}
+
+#[test]
+fn a_deleted_or_draining_service_is_refused_before_anything_is_registered() {
+    for (scenario, status) in [("inactive", "INACTIVE"), ("draining", "DRAINING")] {
+        let Some(emulator) = emulator(scenario) else {
+            return;
+        };
+        run(&mut deploy_to(
+            &emulator.endpoint,
+            &["--image", "api=r/api:2"],
+        ))
+        .expect_code(2)
+        .stderr_has(&format!(
+            "service `web` is {status} (deleted or being deleted)"
+        ));
+        assert_eq!(writes(&emulator.calls()), vec![], "{scenario}");
+        let mut doctor = ecs_ship();
+        doctor.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+            "doctor",
+            "--cluster",
+            "c",
+            "--service",
+            "web",
+        ]);
+        let doctor = run(&mut doctor);
+        assert_ne!(
+            doctor.code, 0,
+            "doctor must not call {status} ok: {}",
+            doctor.stdout
+        );
+        assert!(
+            doctor
+                .stdout
+                .contains(&format!("service `web` is {status}")),
+            "{}",
+            doctor.stdout
+        );
+    }
+}
+
+#[test]
+fn a_dry_run_deploy_of_one_service_or_two_calls_no_write_api() {
+    for services in [&["web"][..], &["web", "worker"]] {
+        let Some(emulator) = emulator("pair") else {
+            return;
+        };
+        let mut cmd = ecs_ship();
+        cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+            "deploy",
+            "--cluster",
+            "c",
+            "--dry-run",
+            "--image",
+            "api=r/api:2",
+        ]);
+        for s in services {
+            cmd.args(["--service", s]);
+        }
+        run(&mut cmd)
+            .expect_code(0)
+            .stderr_has("dry run: would update service `web`");
+        let calls = emulator.calls();
+        assert_eq!(writes(&calls), vec![], "{services:?}: {calls}");
+        assert!(
+            calls["DescribeServices"].as_u64().unwrap_or(0) >= 1,
+            "{calls}"
+        );
+    }
+}
+
+#[test]
+fn a_signal_during_the_first_hung_call_ends_at_once() {
+    let endpoint = format!("http://{}", black_hole());
+    for (args, signal, code) in [
+        (
+            &["wait", "--cluster", "c", "--service", "web"][..],
+            "-TERM",
+            143,
+        ),
+        (
+            &[
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "web",
+                "--image",
+                "api=r/api:2",
+            ][..],
+            "-INT",
+            130,
+        ),
+    ] {
+        let mut cmd = ecs_ship();
+        cmd.env("AWS_ENDPOINT_URL", &endpoint).args(args);
+        let start = std::time::Instant::now();
+        // No --timeout: after a few seconds it says what it waits for, and a signal ends it.
+        let run = signalled(&mut cmd, "still waiting for AWS", signal).expect_code(code);
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{args:?} took {:?} to end after {signal}: {}",
+            start.elapsed(),
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_zero_timeout_is_a_bad_value_not_a_silent_endpoint() {
+    let (run, _) = timed(ecs_ship().args([
+        "wait",
+        "--cluster",
+        "c",
+        "--service",
+        "web",
+        "--timeout",
+        "0",
+    ]));
+    run.expect_code(2)
+        .stderr_has("leaves no time to wait for anything");
+}
+
+#[test]
+fn control_sequences_and_workflow_commands_from_aws_are_neutralised() {
+    let Some(emulator) = emulator("hostile") else {
+        return;
+    };
+    let mut cmd = ecs_ship();
+    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint)
+        .env("GITHUB_ACTIONS", "true")
+        .args(["status", "--cluster", "c", "--service", "web"]);
+    let run = run(&mut cmd).expect_code(0);
+    for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        assert!(!text.contains('\u{1b}'), "raw ESC on {name}: {text:?}");
+        assert!(!text.contains('\u{7}'), "raw BEL on {name}: {text:?}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("::add-mask::")),
+            "a workflow command at column 0 on {name}: {text}"
+        );
+    }
+    assert!(run.stdout.contains("cleared"), "{}", run.stdout);
+}
+
+#[test]
+fn a_service_with_no_tasks_wanted_is_stable_and_says_nothing_runs() {
+    let Some(emulator) = emulator("idle") else {
+        return;
+    };
+    let mut cmd = ecs_ship();
+    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+        "wait",
+        "--cluster",
+        "c",
+        "--service",
+        "web",
+    ]);
+    run(&mut cmd)
+        .expect_code(0)
+        .stdout_has("web: stable on web:11")
+        .stdout_has("(desired count is 0: no task runs)");
+}
