@@ -58,7 +58,8 @@ impl State {
         serde_json::from_str(&text).map_err(|e| {
             Error::input_with(
                 format!(
-                    "state file `{}` is corrupt: delete it and run `ecs-ship build` again",
+                    "state file `{}` is corrupt ({e}): nothing was built over it; start clean with `ecs-ship release --rebuild` (which keeps it as `{}.corrupt`) or delete it and run `ecs-ship build` again",
+                    path.display(),
                     path.display()
                 ),
                 e,
@@ -114,7 +115,8 @@ impl State {
             .map_err(|e| Error::input_with(format!("cannot open `{}`", lock_path.display()), e))?;
         lock.lock()
             .map_err(|e| Error::input_with(format!("cannot lock `{}`", lock_path.display()), e))?;
-        let mut state = State::load(path).unwrap_or_default();
+        // A corrupt file is an error, never silently replaced by an empty state.
+        let mut state = State::load(path)?;
         change(&mut state);
         state.save(path)
     }

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod mask;
 pub mod overrides;
 pub mod prune;
+pub mod push_failure;
 pub mod registry_auth;
 pub mod rehearsal;
 pub mod release;

@@ -102,40 +102,10 @@ enum PushError {
     Final(Error),
 }
 
-/// Network trouble and server errors are worth another try; refused credentials and missing
-/// repositories are not.
+/// Network trouble and server errors are worth another try (core::push_failure decides).
 fn is_transient(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    let refused = [
-        "unauthorized",
-        "denied",
-        "authentication required",
-        "no basic auth",
-        "name unknown",
-        "not found",
-        "invalid",
-    ];
-    if refused.iter().any(|r| m.contains(r)) {
-        return false;
-    }
-    [
-        "connection reset",
-        "connection refused",
-        "broken pipe",
-        "eof",
-        "timeout",
-        "timed out",
-        "500",
-        "502",
-        "503",
-        "504",
-        "internal server error",
-        "bad gateway",
-        "service unavailable",
-        "i/o",
-    ]
-    .iter()
-    .any(|t| m.contains(t))
+    crate::core::push_failure::classify(message)
+        == crate::core::push_failure::PushFailure::Transient
 }
 
 /// One line of the push stream.
@@ -362,26 +332,6 @@ async fn collect(body: &mut hyper::body::Incoming) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_network_and_server_trouble_is_retried() {
-        for t in [
-            "Put \"http://127.0.0.1:1/v2/\": dial tcp: connection refused",
-            "received unexpected HTTP status: 503 Service Unavailable",
-            "unexpected EOF",
-            "net/http: TLS handshake timeout",
-        ] {
-            assert!(is_transient(t), "{t}");
-        }
-        for f in [
-            "unauthorized: authentication required",
-            "denied: requested access to the resource is denied",
-            "no basic auth credentials",
-            "name unknown: repository name not known to registry",
-        ] {
-            assert!(!is_transient(f), "{f}");
-        }
-    }
 
     #[test]
     fn the_auth_header_is_url_safe_base64_the_daemon_can_read() {

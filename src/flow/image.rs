@@ -233,6 +233,8 @@ pub async fn build(
     // Found before a long build, not after it.
     if let Some(path) = state_path {
         State::check_writable(path)?;
+        // A corrupt state file stops the build before it starts, not after it.
+        State::load(path)?;
     }
     if let Some(ignore) = &resolved.plan.ignore_file {
         info!("using {}", ignore.display());

@@ -375,7 +375,7 @@ impl<'a> Run<'a> {
         if !self.plan.rebuild || self.plan.dry_run != DryRun::Off || !path.is_file() {
             return Err(e);
         }
-        let aside = path.with_extension("json.corrupt");
+        let aside = PathBuf::from(format!("{}.corrupt", path.display()));
         std::fs::rename(path, &aside).map_err(|io| {
             Error::input_with(
                 format!(

@@ -420,3 +420,114 @@ async fn a_release_of_two_services() {
         .stderr_has("--service `vendor0919-service` is given twice");
     assert!(!run.stderr.contains("step build"), "{}", run.stderr);
 }
+
+/// What a dry run must leave as it was: the family's revisions, the service's revision, the
+/// working directory's artifacts, and the ECR repository it would create.
+async fn unchanged(world: &World, name: &str, before: usize, running: &str) {
+    assert_eq!(
+        revisions(&world.family).await,
+        before,
+        "a revision was registered"
+    );
+    assert_eq!(
+        running_revision(world).await,
+        running,
+        "the service was updated"
+    );
+    for file in ["state.json", "out/imagedefinitions.json"] {
+        assert!(
+            !std::path::Path::new(&world.path(file)).exists(),
+            "{file} was written"
+        );
+    }
+    let ecr = aws_sdk_ecr::Client::new(&sdk_config().await);
+    let found = ecr
+        .describe_repositories()
+        .repository_names(name)
+        .send()
+        .await;
+    assert!(found.is_err(), "the repository {name} was created");
+}
+
+#[tokio::test]
+async fn a_dry_run_release_creates_pushes_registers_updates_and_writes_nothing() {
+    if !(require_moto() && require_docker()) {
+        return;
+    }
+    let world = world();
+    let name = unique("dry-run-repo");
+    let repo = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}");
+    let before = revisions(&world.family).await;
+    let running = running_revision(&world).await;
+    let run = release(&world, &repo, &["--create-repository", "--dry-run"])
+        .expect_code(0)
+        .stderr_has("dry run: would build ")
+        .stderr_has(&format!(
+            "dry run: would create repository {name}, then push "
+        ))
+        .stderr_has("dry run: would write ")
+        .stderr_has("dry run: would register")
+        .stderr_has(&format!(
+            "dry run: would update service `{}`",
+            world.service
+        ));
+    assert!(run.stdout.contains("verdict   dry_run"), "{}", run.stdout);
+    unchanged(&world, &name, before, &running).await;
+
+    // --dry-run=build builds on the local engine, and still pushes, records and writes nothing.
+    release(&world, &repo, &["--create-repository", "--dry-run=build"])
+        .expect_code(0)
+        .stderr_has("step build      done")
+        .stderr_has("dry run: would create repository");
+    unchanged(&world, &name, before, &running).await;
+
+    ecs_ship_run(&[
+        "deploy",
+        "--cluster",
+        &world.cluster,
+        "--service",
+        &world.service,
+        "--dry-run=build",
+    ])
+    .expect_code(2)
+    .stderr_has("--dry-run=build: `deploy` builds no image");
+}
+
+#[tokio::test]
+async fn a_corrupt_state_file_stops_build_and_release_before_building() {
+    if !(require_moto() && require_docker() && require_registry()) {
+        return;
+    }
+    let world = world();
+    let repo = format!("{}/{}", registry(), unique("vendor0919-api"));
+    let state = world.path("state.json");
+    std::fs::write(&state, "{\"build\": ").unwrap();
+    let run = release(&world, &repo, &[])
+        .expect_code(2)
+        .stderr_has(&format!("state file `{state}` is corrupt"))
+        .stderr_has("start clean with `ecs-ship release --rebuild`");
+    assert!(!run.stderr.contains("step build"), "{}", run.stderr);
+    let context = world.context();
+    let run = ecs_ship_run(&[
+        "build",
+        "--context",
+        &context,
+        "--repository",
+        &repo,
+        "--state",
+        &state,
+    ])
+    .expect_code(2)
+    .stderr_has("is corrupt");
+    assert!(!run.stderr.contains("building "), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), "{\"build\": ");
+
+    // --rebuild starts clean and keeps the corrupt file beside it.
+    release(&world, &repo, &["--rebuild"])
+        .expect_code(0)
+        .stderr_has(&format!("kept as `{state}.corrupt`"));
+    assert_eq!(
+        std::fs::read_to_string(format!("{state}.corrupt")).unwrap(),
+        "{\"build\": "
+    );
+}
