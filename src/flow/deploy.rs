@@ -93,6 +93,9 @@ pub struct DeployResult {
     pub cluster: String,
     pub verdict: DeployVerdict,
     pub services: Vec<ServiceDeployment>,
+    /// The services UpdateService was called for, in order (fewer than `services` when an update
+    /// failed part-way).
+    pub updated: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait: Option<WaitReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,9 +127,8 @@ impl DeployResult {
     }
 
     /// Whether any service was updated (and so the deploy changed something in ECS).
-    pub fn updated(&self) -> bool {
-        !matches!(self.verdict, DeployVerdict::DryRun) && self.wait.is_some()
-            || self.verdict == DeployVerdict::NotWaited
+    pub fn any_updated(&self) -> bool {
+        !self.updated.is_empty()
     }
 }
 
@@ -311,6 +313,7 @@ pub async fn roll_out(
         cluster: plan.cluster.clone(),
         verdict: DeployVerdict::NotWaited,
         services,
+        updated: Vec::new(),
         wait: None,
         verify: None,
         rollback_scope: plan.rollback,
@@ -337,12 +340,16 @@ pub async fn roll_out(
         Ok(aws) => follow(session, aws, plan, &mut result).await.err(),
         Err(e) => Some(e),
     };
+    // A failure before the wait gave its verdict (an update or a poll that failed, a deadline or a
+    // signal during a call) is the deploy's verdict.
     if let Some(e) = &failure
         && result.wait.is_none()
-        && result.verdict == DeployVerdict::NotWaited
-        && matches!(e, Error::TimedOut(_))
     {
-        result.verdict = DeployVerdict::TimedOut;
+        result.verdict = match e {
+            Error::TimedOut(_) => DeployVerdict::TimedOut,
+            Error::Interrupted | Error::Terminated => DeployVerdict::Interrupted,
+            _ => DeployVerdict::Failed,
+        };
     }
     Deployed { result, failure }
 }
@@ -355,7 +362,8 @@ async fn follow(
     result: &mut DeployResult,
 ) -> Result<()> {
     let deadline = tokio::time::Instant::now() + plan.wait.timeout;
-    let expectations = update_all(aws, plan, &result.services, deadline).await?;
+    let expectations =
+        update_all(aws, plan, &result.services, &mut result.updated, deadline).await?;
     if plan.no_wait {
         result.verdict = DeployVerdict::NotWaited;
         return Ok(());
@@ -396,6 +404,7 @@ async fn update_all(
     aws: &Aws,
     plan: &DeployPlan,
     services: &[ServiceDeployment],
+    updated: &mut Vec<String>,
     deadline: tokio::time::Instant,
 ) -> Result<Vec<(String, Expectation)>> {
     let mut expectations: Vec<(String, Expectation)> = Vec::new();
@@ -404,11 +413,10 @@ async fn update_all(
         let what = format!("updating service `{}`", s.service);
         let update = aws::ecs::update_service(aws, &plan.cluster, &s.service, &arn, &plan.update);
         if let Err(e) = within(deadline, aws, &what, update).await {
-            let already: Vec<&str> = expectations.iter().map(|(n, _)| n.as_str()).collect();
-            let already = if already.is_empty() {
+            let already = if updated.is_empty() {
                 "none".to_owned()
             } else {
-                already.join(", ")
+                updated.join(", ")
             };
             return Err(e.context(format!(
                 "registered {arn} for `{}`; services already updated: {already}; re-run, or update the service by hand",
@@ -419,6 +427,7 @@ async fn update_all(
             "updated service `{}` to {arn} (was {})",
             s.service, s.previous
         );
+        updated.push(s.service.clone());
         expectations.push((
             s.service.clone(),
             Expectation {
@@ -797,6 +806,7 @@ mod tests {
             cluster: "c".into(),
             verdict: DeployVerdict::Failed,
             services: Vec::new(),
+            updated: vec!["web".into()],
             wait: Some(WaitReport {
                 services: vec![super::super::rollout::ServiceReport {
                     service: "web".into(),

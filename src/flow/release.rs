@@ -159,7 +159,7 @@ impl ReleaseResult {
             (Some(arn), _) => parts.push(format!("{} was registered", short_arn(arn))),
             (None, _) => parts.push("nothing was registered".to_owned()),
         }
-        if self.deploy.as_ref().is_some_and(DeployResult::updated) {
+        if self.deploy.as_ref().is_some_and(DeployResult::any_updated) {
             parts.push("the service was updated".to_owned());
         } else {
             parts.push("the service was not updated".to_owned());

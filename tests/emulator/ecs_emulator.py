@@ -89,7 +89,7 @@ class Scenario:
             return [dep("PRIMARY", self.current, 2, 1, "IN_PROGRESS"), dep("ACTIVE", OLD, 2, 2, "COMPLETED")]
         if self.kind == "idle":  # desiredCount 0: stable with nothing running
             return [dep("PRIMARY", self.current, 0, 0, "COMPLETED")]
-        if self.kind in ("instant", "inactive", "draining", "hostile") or self.kind.startswith("task") \
+        if self.kind in ("instant", "inactive", "draining", "hostile", "update-fails") or self.kind.startswith("task") \
                 or self.kind == "no-capacity":
             return [dep("PRIMARY", self.current, 2, 2, "COMPLETED")]
         if self.kind == "failing":
@@ -236,6 +236,15 @@ def serve(scenario):
             if op == "DescribeServices" and scenario.kind == "flaky" and 2 <= CALLS[op] <= 7:
                 data = json.dumps({"__type": "ServerException", "message": "emulated 500"}).encode()
                 self.send_response(500)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            if op == "UpdateService" and scenario.kind == "update-fails":
+                data = json.dumps({"__type": "ClientException",
+                                   "message": "emulated: the service cannot be updated"}).encode()
+                self.send_response(400)
                 self.send_header("Content-Type", "application/x-amz-json-1.1")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

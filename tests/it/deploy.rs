@@ -345,8 +345,7 @@ fn rollback_on_failure_returns_the_service_to_its_previous_revision_and_still_ex
     const OLD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:11";
     const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:12";
     let deploy = |extra: &[&str]| {
-        let mut cmd = ecs_ship();
-        cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+        let mut cmd = emulator.command(&[
             "deploy",
             "--cluster",
             "c",
@@ -388,8 +387,7 @@ fn a_circuit_breaker_rollback_fails_the_deploy_and_is_not_rolled_back_again() {
     };
     const OLD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:11";
     const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:12";
-    let mut cmd = ecs_ship();
-    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+    let mut cmd = emulator.command(&[
         "deploy",
         "--cluster",
         "c",
@@ -422,14 +420,7 @@ fn status_shows_target_health_with_elb_reasons() {
     let Some(emulator) = emulator("failing") else {
         return;
     };
-    let mut cmd = ecs_ship();
-    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
-        "status",
-        "--cluster",
-        "c",
-        "--service",
-        "web",
-    ]);
+    let mut cmd = emulator.command(&["status", "--cluster", "c", "--service", "web"]);
     run(&mut cmd)
         .expect_code(0)
         .stdout_has("web: ACTIVE, 2 desired")
@@ -579,8 +570,7 @@ fn several_services_get_a_verdict_each_and_the_rollback_scope_asked_for() {
     let Some(emulator) = crate::harness::emulator("pair") else {
         return;
     };
-    let mut cmd = ecs_ship();
-    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+    let mut cmd = emulator.command(&[
         "deploy",
         "--cluster",
         "bench",
@@ -594,8 +584,7 @@ fn several_services_get_a_verdict_each_and_the_rollback_scope_asked_for() {
     run_cmd(&mut cmd)
         .expect_code(2)
         .stderr_has("with several --service, name the container (NAME=IMAGE)");
-    let mut cmd = ecs_ship();
-    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+    let mut cmd = emulator.command(&[
         "deploy",
         "--cluster",
         "bench",

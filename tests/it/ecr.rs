@@ -185,8 +185,7 @@ fn a_token_the_registry_refuses_and_an_expired_one_end_in_exit_3_saying_which() 
     let Some(emulator) = emulator("failing") else {
         return;
     };
-    let mut cmd = ecs_ship();
-    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+    let mut cmd = emulator.command(&[
         "push",
         "--state",
         state,

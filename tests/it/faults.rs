@@ -153,8 +153,7 @@ fn a_burst_of_server_errors_during_a_wait_is_survived() {
     let Some(emulator) = emulator("flaky") else {
         return;
     };
-    let mut cmd = ecs_ship();
-    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+    let mut cmd = emulator.command(&[
         "--max-attempts",
         "1",
         "wait",
@@ -400,19 +399,11 @@ fn a_timed_out_rollout_is_rolled_back_and_says_what_the_new_tasks_did() {
     let Some(emulator) = emulator("failing") else {
         return;
     };
-    let mut cmd = ecs_ship();
-    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
-        "deploy",
-        "--cluster",
-        "c",
-        "--service",
-        "web",
+    let mut cmd = emulator.deploy(&[
         "--task-definition",
         NEW,
         "--no-create-log-group",
         "--rollback-on-failure",
-        "--poll-interval",
-        "1s",
         "--timeout",
         "4s",
     ]);
@@ -427,19 +418,11 @@ fn a_rollback_after_a_timeout_has_its_own_bound_and_says_so() {
     let Some(emulator) = emulator("stuck") else {
         return;
     };
-    let mut cmd = ecs_ship();
-    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
-        "deploy",
-        "--cluster",
-        "c",
-        "--service",
-        "web",
+    let mut cmd = emulator.deploy(&[
         "--task-definition",
         "arn:aws:ecs:us-east-1:123456789012:task-definition/web:12",
         "--no-create-log-group",
         "--rollback-on-failure",
-        "--poll-interval",
-        "1s",
         "--timeout",
         "3s",
         "--rollback-timeout",

@@ -202,6 +202,21 @@ pub fn codebuild_emulator(scenario: &str) -> Option<Emulator> {
 
 impl Emulator {
     /// What the emulator counted (`GET /calls`): operation -> calls, and what it was sent.
+    /// `ecs-ship ARGS` against this emulator: every AWS call goes to it.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = ecs_ship();
+        cmd.env("AWS_ENDPOINT_URL", &self.endpoint).args(args);
+        cmd
+    }
+
+    /// `deploy --cluster c --service web`, polling every second, with `extra` flags: the
+    /// emulator's one service.
+    pub fn deploy(&self, extra: &[&str]) -> Command {
+        let mut cmd = self.command(&["deploy", "--cluster", "c", "--service", "web"]);
+        cmd.args(["--poll-interval", "1s"]).args(extra);
+        cmd
+    }
+
     pub fn calls(&self) -> serde_json::Value {
         use std::io::{Read, Write};
         let addr = self.endpoint.trim_start_matches("http://");

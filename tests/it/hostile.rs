@@ -20,38 +20,19 @@ fn writes(calls: &serde_json::Value) -> Vec<(&'static str, u64)> {
         .collect()
 }
 
-fn deploy_to(endpoint: &str, extra: &[&str]) -> std::process::Command {
-    let mut cmd = ecs_ship();
-    cmd.env("AWS_ENDPOINT_URL", endpoint)
-        .args(["deploy", "--cluster", "c", "--service", "web"])
-        .args(["--poll-interval", "1s", "--timeout", "30s"])
-        .args(extra);
-    cmd
-}
-
 #[test]
 fn a_deleted_or_draining_service_is_refused_before_anything_is_registered() {
     for (scenario, status) in [("inactive", "INACTIVE"), ("draining", "DRAINING")] {
         let Some(emulator) = emulator(scenario) else {
             return;
         };
-        run(&mut deploy_to(
-            &emulator.endpoint,
-            &["--image", "api=r/api:2"],
-        ))
-        .expect_code(2)
-        .stderr_has(&format!(
-            "service `web` is {status} (deleted or being deleted)"
-        ));
+        run(&mut emulator.deploy(&["--image", "api=r/api:2", "--timeout", "30s"]))
+            .expect_code(2)
+            .stderr_has(&format!(
+                "service `web` is {status} (deleted or being deleted)"
+            ));
         assert_eq!(writes(&emulator.calls()), vec![], "{scenario}");
-        let mut doctor = ecs_ship();
-        doctor.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
-            "doctor",
-            "--cluster",
-            "c",
-            "--service",
-            "web",
-        ]);
+        let mut doctor = emulator.command(&["doctor", "--cluster", "c", "--service", "web"]);
         let doctor = run(&mut doctor);
         assert_ne!(
             doctor.code, 0,
@@ -74,8 +55,7 @@ fn a_dry_run_deploy_of_one_service_or_two_calls_no_write_api() {
         let Some(emulator) = emulator("pair") else {
             return;
         };
-        let mut cmd = ecs_ship();
-        cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+        let mut cmd = emulator.command(&[
             "deploy",
             "--cluster",
             "c",
@@ -176,16 +156,29 @@ fn a_service_with_no_tasks_wanted_is_stable_and_says_nothing_runs() {
     let Some(emulator) = emulator("idle") else {
         return;
     };
-    let mut cmd = ecs_ship();
-    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
-        "wait",
-        "--cluster",
-        "c",
-        "--service",
-        "web",
-    ]);
+    let mut cmd = emulator.command(&["wait", "--cluster", "c", "--service", "web"]);
     run(&mut cmd)
         .expect_code(0)
         .stdout_has("web: stable on web:11")
         .stdout_has("(desired count is 0: no task runs)");
+}
+
+#[test]
+fn a_failed_update_is_a_failed_deploy_that_updated_nothing() {
+    let Some(emulator) = emulator("update-fails") else {
+        return;
+    };
+    let run = run(&mut emulator.deploy(&[
+        "--image",
+        "api=r/api:2",
+        "--no-create-log-group",
+        "--output",
+        "json",
+    ]))
+    .expect_code(3)
+    .stderr_has("the service cannot be updated")
+    .stderr_has("services already updated: none");
+    let json = run.json();
+    assert_eq!(json["verdict"], "failed", "{json}");
+    assert_eq!(json["updated"], serde_json::json!([]), "{json}");
 }

@@ -643,8 +643,7 @@ async fn fields_newer_than_the_model_are_carried_and_proven_kept() {
     let Some(emulator) = emulator("failing") else {
         return;
     };
-    let mut cmd = ecs_ship();
-    cmd.env("AWS_ENDPOINT_URL", &emulator.endpoint).args([
+    let mut cmd = emulator.command(&[
         "taskdef",
         "register",
         "--file",
