@@ -62,8 +62,42 @@ pub async fn describe_services(
     cluster: &str,
     services: &[String],
 ) -> Result<Vec<(ServiceInfo, ServiceSnapshot)>> {
+    let described = describe_services_found(aws, cluster, services).await?;
+    match described.missing.first() {
+        Some(m) => Err(Error::remote(format!(
+            "service `{}` not found in cluster `{cluster}` ({}) in {}",
+            m.service,
+            m.reason,
+            aws.region()
+        ))),
+        None => Ok(described.found),
+    }
+}
+
+/// A service DescribeServices listed under its failures.
+#[derive(Debug, Clone, Serialize)]
+pub struct MissingService {
+    pub service: String,
+    /// MISSING, or the reason ECS gave.
+    pub reason: String,
+}
+
+/// What DescribeServices found of the services asked for, and the ones it did not.
+pub struct Described {
+    pub found: Vec<(ServiceInfo, ServiceSnapshot)>,
+    pub missing: Vec<MissingService>,
+}
+
+/// The services, ten per call, with the ones not found listed apart: one missing service does not
+/// hide the others.
+pub async fn describe_services_found(
+    aws: &Aws,
+    cluster: &str,
+    services: &[String],
+) -> Result<Described> {
     let client = aws.ecs();
     let mut out = Vec::new();
+    let mut missing = Vec::new();
     for batch in services.chunks(10) {
         let described = client
             .describe_services()
@@ -72,20 +106,22 @@ pub async fn describe_services(
             .send()
             .await
             .map_err(|e| describe_error(aws, cluster, batch.join(", ").as_str(), e))?;
-        if let Some(f) = described.failures().first() {
+        for f in described.failures() {
             let name = f.arn().map_or("", |a| a.rsplit('/').next().unwrap_or(a));
-            return Err(Error::remote(format!(
-                "service `{name}` not found in cluster `{cluster}` ({}) in {}",
-                f.reason().unwrap_or("MISSING"),
-                aws.region()
-            )));
+            missing.push(MissingService {
+                service: name.to_owned(),
+                reason: f.reason().unwrap_or("MISSING").to_owned(),
+            });
         }
         for s in described.services() {
             let name = s.service_name().unwrap_or_default();
             out.push((info_of(cluster, name, s), snapshot(s)));
         }
     }
-    Ok(out)
+    Ok(Described {
+        found: out,
+        missing,
+    })
 }
 
 fn describe_error(

@@ -15,6 +15,8 @@ pub struct StatusArgs {
 }
 
 pub async fn run(session: &Session, args: &StatusArgs, out: Output) -> Result<()> {
-    let report = flow::status::status(session, &args.target.cluster, &args.target.services).await?;
-    out.result(&report)
+    let (report, failure) =
+        flow::status::status(session, &args.target.cluster, &args.target.services).await?;
+    out.result(&report)?;
+    failure.map_or(Ok(()), Err)
 }

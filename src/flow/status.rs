@@ -10,18 +10,22 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Session;
+use crate::aws::ecs::MissingService;
 use crate::aws::{self, Aws};
 use crate::core::image_ref::ImageRef;
 use crate::core::logs;
 use crate::core::rollout::{Deployment, ServiceEvent, deployment_line, short_arn};
 use crate::core::status::{ContainerImage, RepositoryImage, TargetGroupHealth, running_digest};
 use crate::core::taskdef::container_names;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
     pub cluster: String,
     pub services: Vec<ServiceStatus>,
+    /// The services asked for that the cluster does not have.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<MissingService>,
 }
 
 #[derive(Debug, Serialize)]
@@ -56,6 +60,13 @@ impl fmt::Display for StatusReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for s in &self.services {
             write!(f, "{s}")?;
+        }
+        for m in &self.missing {
+            writeln!(
+                f,
+                "{}: not found in cluster `{}` ({})",
+                m.service, self.cluster, m.reason
+            )?;
         }
         Ok(())
     }
@@ -146,12 +157,17 @@ pub async fn target_groups(aws: &Aws, arns: &[String]) -> (Vec<TargetGroupHealth
     (groups, warnings)
 }
 
-/// Reads the status of each service (read-only).
-pub async fn status(session: &Session, cluster: &str, services: &[String]) -> Result<StatusReport> {
+/// Reads the status of each service (read-only); the error names the services not found, once
+/// the report shows the others.
+pub async fn status(
+    session: &Session,
+    cluster: &str,
+    services: &[String],
+) -> Result<(StatusReport, Option<Error>)> {
     let aws = session.aws().await?;
-    let described = aws::ecs::describe_services(aws, cluster, services).await?;
+    let described = aws::ecs::describe_services_found(aws, cluster, services).await?;
     let mut out = Vec::new();
-    for (info, snapshot) in described {
+    for (info, snapshot) in described.found {
         let mut warnings = Vec::new();
         let (document, digests, (target_groups, tg_warnings)) = tokio::join!(
             aws::ecs::describe_task_definition(aws, &info.task_definition),
@@ -229,10 +245,26 @@ pub async fn status(session: &Session, cluster: &str, services: &[String]) -> Re
             warnings,
         });
     }
-    Ok(StatusReport {
+    let failure = (!described.missing.is_empty()).then(|| {
+        let names: Vec<&str> = described
+            .missing
+            .iter()
+            .map(|m| m.service.as_str())
+            .collect();
+        Error::remote(format!(
+            "{} of {} services not found in cluster `{cluster}` in {}: {}",
+            names.len(),
+            services.len(),
+            aws.region(),
+            names.join(", ")
+        ))
+    });
+    let report = StatusReport {
         cluster: cluster.to_owned(),
         services: out,
-    })
+        missing: described.missing,
+    };
+    Ok((report, failure))
 }
 
 fn container_image(doc: &crate::core::taskdef::TaskDef, name: &str) -> String {

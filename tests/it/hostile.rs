@@ -182,3 +182,20 @@ fn a_failed_update_is_a_failed_deploy_that_updated_nothing() {
     assert_eq!(json["verdict"], "failed", "{json}");
     assert_eq!(json["updated"], serde_json::json!([]), "{json}");
 }
+
+#[test]
+fn status_of_several_services_with_one_missing_reports_the_others() {
+    let Some(emulator) = emulator("pair") else {
+        return;
+    };
+    let mut cmd = emulator.command(&["status", "--cluster", "c"]);
+    for s in ["web", "ghost", "worker"] {
+        cmd.args(["--service", s]);
+    }
+    run(&mut cmd)
+        .expect_code(3)
+        .stdout_has("web: ACTIVE")
+        .stdout_has("worker: ACTIVE")
+        .stdout_has("ghost: not found in cluster `c` (MISSING)")
+        .stderr_has("1 of 3 services not found in cluster `c`");
+}
