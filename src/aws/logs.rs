@@ -1,7 +1,6 @@
 //! CloudWatch Logs: make sure the awslogs groups exist before the first task writes.
 
 use aws_config::Region;
-use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 
 use super::{Aws, remote};
 use crate::core::logs::LogGroup;
@@ -38,7 +37,6 @@ pub async fn ensure_group(
         {
             false
         }
-        Err(e) if e.code() == Some("ResourceAlreadyExistsException") => false,
         Err(e) => {
             return Err(remote(
                 format!(

@@ -269,10 +269,11 @@ pub async fn register(
         ..plan.register
     };
     let aws = session.aws().await?;
+    let ensured = taskdef::EnsuredGroups::default();
     let mut done = Vec::new();
     for ((service, loaded), changes) in checked.services.into_iter().zip(changes) {
         let prepared = taskdef::prepare_loaded(session, loaded, &changes).await?;
-        let registered = taskdef::register(aws, prepared, &options).await?;
+        let registered = taskdef::register_with(aws, prepared, &options, &ensured).await?;
         done.push(ServiceDeployment {
             service: service.service.clone(),
             task_definition: registered,

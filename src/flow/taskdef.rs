@@ -372,17 +372,43 @@ async fn identical_revision(aws: &Aws, prepared: &Prepared) -> Result<Option<Str
     Ok(taskdef::equivalent(&latest_doc, &prepared.document).then_some(latest.arn))
 }
 
+/// The awslogs groups a run has already made sure of, so the task definitions of several services
+/// that share a group make one CreateLogGroup call for it, not one each.
+#[derive(Debug, Default)]
+pub struct EnsuredGroups(std::sync::Mutex<Vec<(LogGroup, LogGroupOutcome)>>);
+
+impl EnsuredGroups {
+    fn get(&self, group: &LogGroup) -> Option<LogGroupOutcome> {
+        let seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.iter().find(|(g, _)| g == group).map(|(_, o)| *o)
+    }
+
+    fn put(&self, group: &LogGroup, outcome: LogGroupOutcome) {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.push((group.clone(), outcome));
+    }
+}
+
 /// Creates the log groups and registers (or reuses an identical revision); prints nothing.
 pub async fn register(
     aws: &Aws,
     prepared: Prepared,
     options: &RegisterOptions,
 ) -> Result<RegisterResult> {
-    let family = prepared.family().to_owned();
+    register_with(aws, prepared, options, &EnsuredGroups::default()).await
+}
+
+/// `register`, skipping the log groups `ensured` already holds (and adding the ones it makes).
+pub async fn register_with(
+    aws: &Aws,
+    prepared: Prepared,
+    options: &RegisterOptions,
+    ensured: &EnsuredGroups,
+) -> Result<RegisterResult> {
     let groups = logs::awslogs_groups(&prepared.document, aws.region());
     let mut result = RegisterResult {
         arn: None,
-        family,
+        family: prepared.family().to_owned(),
         revision: None,
         reused: false,
         dry_run: options.dry_run,
@@ -392,86 +418,15 @@ pub async fn register(
         task_definition: None,
         diff: None,
     };
-
     if options.dry_run {
-        let reuse = if options.force {
-            None
-        } else {
-            identical_revision(aws, &prepared).await?
-        };
-        result.revision = reuse.as_deref().and_then(revision_of);
-        result.reused = reuse.is_some();
-        result.arn = reuse.clone();
-        let compared = compare(
-            &prepared.source.label,
-            &prepared.source.document,
-            "rendered",
-            &prepared.document,
-            options.show_values,
-        );
-        result.diff = Some(compared.diff);
-        result.task_definition = Some(if options.show_values {
-            prepared.document
-        } else {
-            mask::masked(&prepared.document)
-        });
-        let outcome = if options.create_log_groups {
-            LogGroupOutcome::WouldCreateIfMissing
-        } else {
-            LogGroupOutcome::Skipped
-        };
-        result.log_groups = groups
-            .into_iter()
-            .map(|group| LogGroupResult { group, outcome })
-            .collect();
-        match &reuse {
-            Some(arn) => info!("dry run: identical to {arn}, which would be reused"),
-            None => info!("dry run: nothing registered"),
-        }
-        return Ok(result);
+        return rendered(aws, prepared, options, groups, result).await;
     }
-
     // The log groups only need to exist before a task starts, so they are made while the
     // revision is looked up and registered: one round trip less on the deploy's path.
-    let create_groups = async {
-        let mut done = Vec::new();
-        for group in groups {
-            let outcome = if options.create_log_groups {
-                match aws::logs::ensure_group(aws, &group, options.log_retention_days).await? {
-                    aws::logs::GroupOutcome::Created => {
-                        info!("created log group {} in {}", group.name, group.region);
-                        LogGroupOutcome::Created
-                    }
-                    aws::logs::GroupOutcome::Existed => LogGroupOutcome::Existed,
-                }
-            } else {
-                LogGroupOutcome::Skipped
-            };
-            done.push(LogGroupResult { group, outcome });
-        }
-        Ok::<_, Error>(done)
-    };
-    let registration = async move {
-        let reuse = if options.force {
-            None
-        } else {
-            identical_revision(aws, &prepared).await?
-        };
-        match reuse {
-            Some(arn) => {
-                info!("identical to {arn}: reusing it (--force registers a new revision)");
-                Ok::<_, Error>((arn, None))
-            }
-            None => {
-                let registered =
-                    aws::ecs::register_task_definition(aws, prepared.input, &prepared.carried)
-                        .await?;
-                info!("registered {}", registered.arn);
-                Ok((registered.arn.clone(), Some(registered)))
-            }
-        }
-    };
-    let (groups, registered) = tokio::join!(create_groups, registration);
+    let (groups, registered) = tokio::join!(
+        ensure_groups(aws, groups, options, ensured),
+        register_or_reuse(aws, prepared, options),
+    );
     let (arn, registered) = registered?;
     result.log_groups = groups?;
     match registered {
@@ -486,6 +441,104 @@ pub async fn register(
     }
     result.arn = Some(arn);
     Ok(result)
+}
+
+/// A dry run: the rendered document and its diff, the revision that would be reused; nothing is
+/// registered or created.
+async fn rendered(
+    aws: &Aws,
+    prepared: Prepared,
+    options: &RegisterOptions,
+    groups: Vec<LogGroup>,
+    mut result: RegisterResult,
+) -> Result<RegisterResult> {
+    let reuse = if options.force {
+        None
+    } else {
+        identical_revision(aws, &prepared).await?
+    };
+    result.revision = reuse.as_deref().and_then(revision_of);
+    result.reused = reuse.is_some();
+    result.arn = reuse.clone();
+    let compared = compare(
+        &prepared.source.label,
+        &prepared.source.document,
+        "rendered",
+        &prepared.document,
+        options.show_values,
+    );
+    result.diff = Some(compared.diff);
+    result.task_definition = Some(if options.show_values {
+        prepared.document
+    } else {
+        mask::masked(&prepared.document)
+    });
+    let outcome = if options.create_log_groups {
+        LogGroupOutcome::WouldCreateIfMissing
+    } else {
+        LogGroupOutcome::Skipped
+    };
+    result.log_groups = groups
+        .into_iter()
+        .map(|group| LogGroupResult { group, outcome })
+        .collect();
+    match &reuse {
+        Some(arn) => info!("dry run: identical to {arn}, which would be reused"),
+        None => info!("dry run: nothing registered"),
+    }
+    Ok(result)
+}
+
+/// Each awslogs group created unless it exists (or `ensured` has it, or creation is off).
+async fn ensure_groups(
+    aws: &Aws,
+    groups: Vec<LogGroup>,
+    options: &RegisterOptions,
+    ensured: &EnsuredGroups,
+) -> Result<Vec<LogGroupResult>> {
+    let mut done = Vec::new();
+    for group in groups {
+        let outcome = match ensured.get(&group) {
+            Some(outcome) => outcome,
+            None if !options.create_log_groups => LogGroupOutcome::Skipped,
+            None => {
+                let outcome =
+                    match aws::logs::ensure_group(aws, &group, options.log_retention_days).await? {
+                        aws::logs::GroupOutcome::Created => {
+                            info!("created log group {} in {}", group.name, group.region);
+                            LogGroupOutcome::Created
+                        }
+                        aws::logs::GroupOutcome::Existed => LogGroupOutcome::Existed,
+                    };
+                ensured.put(&group, outcome);
+                outcome
+            }
+        };
+        done.push(LogGroupResult { group, outcome });
+    }
+    Ok(done)
+}
+
+/// The identical revision (unless `force`), else a new one: its ARN, and the registration if one
+/// was made.
+async fn register_or_reuse(
+    aws: &Aws,
+    prepared: Prepared,
+    options: &RegisterOptions,
+) -> Result<(String, Option<aws::ecs::Registered>)> {
+    let reuse = if options.force {
+        None
+    } else {
+        identical_revision(aws, &prepared).await?
+    };
+    if let Some(arn) = reuse {
+        info!("identical to {arn}: reusing it (--force registers a new revision)");
+        return Ok((arn, None));
+    }
+    let registered =
+        aws::ecs::register_task_definition(aws, prepared.input, &prepared.carried).await?;
+    info!("registered {}", registered.arn);
+    Ok((registered.arn.clone(), Some(registered)))
 }
 
 fn revision_of(arn: &str) -> Option<i32> {

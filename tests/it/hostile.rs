@@ -199,3 +199,23 @@ fn status_of_several_services_with_one_missing_reports_the_others() {
         .stdout_has("ghost: not found in cluster `c` (MISSING)")
         .stderr_has("1 of 3 services not found in cluster `c`");
 }
+
+#[test]
+fn services_sharing_a_log_group_create_it_once() {
+    let Some(emulator) = emulator("pair") else {
+        return;
+    };
+    let mut cmd = emulator.command(&["deploy", "--cluster", "c", "--no-wait"]);
+    cmd.args([
+        "--service",
+        "web",
+        "--service",
+        "worker",
+        "--image",
+        "api=r/api:2",
+    ]);
+    run(&mut cmd).expect_code(0);
+    let calls = emulator.calls();
+    assert_eq!(calls["RegisterTaskDefinition"], 2, "{calls}");
+    assert_eq!(calls["CreateLogGroup"], 1, "one group, /ecs/web: {calls}");
+}
