@@ -516,8 +516,9 @@ pub async fn update_service(
     service: &str,
     task_definition: &str,
     options: &UpdateOptions,
-) -> Result<()> {
-    aws.ecs()
+) -> Result<Option<String>> {
+    let out = aws
+        .ecs()
         .update_service()
         .cluster(cluster)
         .service(service)
@@ -533,7 +534,17 @@ pub async fn update_service(
         .send()
         .await
         .map_err(|e| remote(format!("failed to update service `{service}` in cluster `{cluster}` to {task_definition}"), e))?;
-    Ok(())
+    // The revision the service ran when ECS took the update: the newest deployment it replaced.
+    let replaced = out
+        .service()
+        .map(|s| s.deployments())
+        .unwrap_or_default()
+        .iter()
+        .filter(|d| d.status() == Some("ACTIVE"))
+        .max_by_key(|d| d.created_at().map(|t| (t.secs(), t.subsec_nanos())))
+        .and_then(|d| d.task_definition())
+        .map(str::to_owned);
+    Ok(replaced)
 }
 
 /// The most recent stopped tasks of `service` that ran `task_definition`, with each container's

@@ -363,8 +363,14 @@ async fn follow(
     result: &mut DeployResult,
 ) -> Result<()> {
     let deadline = tokio::time::Instant::now() + plan.wait.timeout;
-    let expectations =
-        update_all(aws, plan, &result.services, &mut result.updated, deadline).await?;
+    let expectations = update_all(
+        aws,
+        plan,
+        &mut result.services,
+        &mut result.updated,
+        deadline,
+    )
+    .await?;
     if plan.no_wait {
         result.verdict = DeployVerdict::NotWaited;
         return Ok(());
@@ -404,7 +410,7 @@ async fn follow(
 async fn update_all(
     aws: &Aws,
     plan: &DeployPlan,
-    services: &[ServiceDeployment],
+    services: &mut [ServiceDeployment],
     updated: &mut Vec<String>,
     deadline: tokio::time::Instant,
 ) -> Result<Vec<(String, Expectation)>> {
@@ -413,16 +419,31 @@ async fn update_all(
         let arn = s.arn().to_owned();
         let what = format!("updating service `{}`", s.service);
         let update = aws::ecs::update_service(aws, &plan.cluster, &s.service, &arn, &plan.update);
-        if let Err(e) = within(deadline, aws, &what, update).await {
-            let already = if updated.is_empty() {
-                "none".to_owned()
-            } else {
-                updated.join(", ")
-            };
-            return Err(e.context(format!(
-                "registered {arn} for `{}`; services already updated: {already}; re-run, or update the service by hand",
-                s.service
-            )));
+        let replaced = match within(deadline, aws, &what, update).await {
+            Ok(replaced) => replaced,
+            Err(e) => {
+                let already = if updated.is_empty() {
+                    "none".to_owned()
+                } else {
+                    updated.join(", ")
+                };
+                return Err(e.context(format!(
+                    "registered {arn} for `{}`; services already updated: {already}; re-run, or update the service by hand",
+                    s.service
+                )));
+            }
+        };
+        // Another deploy may have landed since the check: what the update replaced is the
+        // revision to name as previous, and to roll back to.
+        if let Some(replaced) = replaced
+            && replaced != s.previous
+            && replaced != arn
+        {
+            warn!(
+                "service `{}` changed since it was checked: it ran {replaced} when updated, not {}",
+                s.service, s.previous
+            );
+            s.previous = replaced;
         }
         info!(
             "updated service `{}` to {arn} (was {})",
@@ -614,7 +635,7 @@ async fn cancelled(
             let back =
                 aws::ecs::update_service(aws, &plan.cluster, &s.service, &s.previous, &plain);
             match tokio::time::timeout(Duration::from_secs(10), back).await {
-                Ok(Ok(())) => format!("rolled `{}` back to {}", s.service, s.previous),
+                Ok(Ok(_)) => format!("rolled `{}` back to {}", s.service, s.previous),
                 Ok(Err(e)) => format!(
                     "the rollback of `{}` to {} failed: {}",
                     s.service,

@@ -680,6 +680,10 @@ impl<'a> Run<'a> {
             })
             .collect();
         self.result.verdict = Some(verdict);
+        // What the update really replaced (another release may have landed since the check).
+        if let Some(previous) = deployed.result.previous() {
+            self.result.previous_task_definition_arn = Some(previous.to_owned());
+        }
         self.result.deploy = Some(deployed.result);
         match deployed.failure {
             Some(error) => Err(error),

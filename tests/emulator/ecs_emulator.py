@@ -89,7 +89,7 @@ class Scenario:
             return [dep("PRIMARY", self.current, 2, 1, "IN_PROGRESS"), dep("ACTIVE", OLD, 2, 2, "COMPLETED")]
         if self.kind == "idle":  # desiredCount 0: stable with nothing running
             return [dep("PRIMARY", self.current, 0, 0, "COMPLETED")]
-        if self.kind in ("instant", "inactive", "draining", "hostile", "update-fails") or self.kind.startswith("task") \
+        if self.kind in ("instant", "inactive", "draining", "hostile", "update-fails", "raced") or self.kind.startswith("task") \
                 or self.kind == "no-capacity":
             return [dep("PRIMARY", self.current, 2, 2, "COMPLETED")]
         if self.kind == "failing":
@@ -128,7 +128,12 @@ class Scenario:
         with self.lock:
             self.current = request.get("taskDefinition", self.current)
             self.updated_at = time.monotonic()
-        return {"service": self.service()}
+        body = {"service": self.service()}
+        if self.kind == "raced":  # another deploy put web:13 in place after our check read web:11
+            raced = dep("ACTIVE", f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:13", 2, 2, "COMPLETED")
+            raced["createdAt"] = time.time() - 5
+            body["service"]["deployments"].append(raced)
+        return body
 
 
 AWSVPC = []  # set for the task scenarios: revisions then use awsvpc networking, as on Fargate

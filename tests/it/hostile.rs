@@ -219,3 +219,25 @@ fn services_sharing_a_log_group_create_it_once() {
     assert_eq!(calls["RegisterTaskDefinition"], 2, "{calls}");
     assert_eq!(calls["CreateLogGroup"], 1, "one group, /ecs/web: {calls}");
 }
+
+#[test]
+fn a_deploy_that_raced_another_names_what_it_really_replaced() {
+    let Some(emulator) = emulator("raced") else {
+        return;
+    };
+    let run = run(&mut emulator.deploy(&[
+        "--image",
+        "api=r/api:2",
+        "--no-create-log-group",
+        "--output",
+        "json",
+    ]))
+    .expect_code(0)
+    .stderr_has("changed since it was checked: it ran arn:aws:ecs:us-east-1:123456789012:task-definition/web:13 when updated");
+    let json = run.json();
+    assert_eq!(
+        json["services"][0]["previous"],
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/web:13",
+        "{json}"
+    );
+}
