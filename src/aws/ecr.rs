@@ -1,7 +1,6 @@
 //! ECR calls: registry credentials, repositories, and tags resolved to verified digests.
 
 use aws_config::Region;
-use aws_sdk_ecr::error::ProvideErrorMetadata;
 use aws_sdk_ecr::types::{ImageIdentifier, ImageScanningConfiguration, ImageTagMutability};
 
 use super::{Aws, remote};
@@ -21,29 +20,53 @@ fn client_for(aws: &Aws, repo: &EcrRepository) -> aws_sdk_ecr::Client {
 
 /// The digest ECR holds for `repo:tag` (DescribeImages).
 pub async fn digest_of_tag(aws: &Aws, repo: &EcrRepository, tag: &str) -> Result<String> {
+    find_tag(aws, repo, tag).await?.ok_or_else(|| {
+        Error::remote(format!(
+            "image tag `{tag}` not found in ECR repository `{}` ({}): push it first",
+            repo.name, repo.region
+        ))
+    })
+}
+
+/// The digest ECR holds for `repo:tag`, or `None` when the tag is not there (DescribeImages).
+pub async fn find_tag(aws: &Aws, repo: &EcrRepository, tag: &str) -> Result<Option<String>> {
     let out = client_for(aws, repo)
         .describe_images()
         .registry_id(&repo.registry_id)
         .repository_name(&repo.name)
         .image_ids(ImageIdentifier::builder().image_tag(tag).build())
         .send()
-        .await
-        .map_err(|e| match e.code() {
-            Some("ImageNotFoundException") => Error::remote(format!(
-                "image tag `{tag}` not found in ECR repository `{}` ({}): push it first",
-                repo.name, repo.region
-            )),
-            Some("RepositoryNotFoundException") => Error::remote(format!(
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_image_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_repository_not_found_exception()) =>
+        {
+            return Err(Error::remote(format!(
                 "ECR repository `{}` not found in account {} ({})",
                 repo.name, repo.registry_id, repo.region
-            )),
-            _ => remote(format!("failed to look up `{}:{tag}` in ECR", repo.name), e),
-        })?;
-    out.image_details()
-        .first()
-        .and_then(|d| d.image_digest())
-        .map(str::to_owned)
-        .ok_or_else(|| Error::remote(format!("ECR returned no digest for `{}:{tag}`", repo.name)))
+            )));
+        }
+        Err(e) => {
+            return Err(remote(
+                format!("failed to look up `{}:{tag}` in ECR", repo.name),
+                e,
+            ));
+        }
+    };
+    match out.image_details().first() {
+        None => Ok(None),
+        Some(d) => d.image_digest().map(|d| Some(d.to_owned())).ok_or_else(|| {
+            Error::remote(format!("ECR returned no digest for `{}:{tag}`", repo.name))
+        }),
+    }
 }
 
 /// The newest `n` images of the repository, by push time.

@@ -90,4 +90,18 @@ impl Engine {
             arch: v.arch.unwrap_or_default(),
         })
     }
+
+    /// Points `repository:tag` at the local image `image_id` (as `docker tag`).
+    pub async fn tag(&self, image_id: &str, repository: &str, tag: &str) -> Result<()> {
+        let options = bollard::query_parameters::TagImageOptions {
+            repo: Some(repository.to_owned()),
+            tag: Some(tag.to_owned()),
+        };
+        self.docker
+            .tag_image(image_id, Some(options))
+            .await
+            .map_err(|e| {
+                Error::remote_with(format!("failed to tag {image_id} as {repository}:{tag}"), e)
+            })
+    }
 }

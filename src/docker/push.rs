@@ -97,6 +97,24 @@ pub fn registry_auth_header(credentials: Option<&Credentials>, server: &str) -> 
     header
 }
 
+/// The registry refused the push (credentials, permissions, a missing repository): another try
+/// gets the same answer. The source of the push's `Error::Remote`, so callers can tell it apart.
+#[derive(Debug)]
+pub struct Refused {
+    pub repository: String,
+    pub tag: String,
+    /// What the registry said.
+    pub message: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
 enum PushError {
     Transient(String),
     Final(Error),
@@ -260,10 +278,18 @@ async fn push_once(
                         error.trim()
                     )))
                 } else {
-                    PushError::Final(Error::remote(format!(
-                        "the registry refused the push of {repository}:{tag}: {} (credentials come from ECR for ECR repositories, else from the Docker config `auths`: $DOCKER_CONFIG/config.json or ~/.docker/config.json)",
-                        error.trim()
-                    )))
+                    let refused = Refused {
+                        repository: repository.to_owned(),
+                        tag: tag.to_owned(),
+                        message: error.trim().to_owned(),
+                    };
+                    PushError::Final(Error::remote_with(
+                        format!(
+                            "the registry refused the push of {repository}:{tag}: {} (credentials come from ECR for ECR repositories, else from the Docker config `auths`: $DOCKER_CONFIG/config.json or ~/.docker/config.json)",
+                            refused.message
+                        ),
+                        refused,
+                    ))
                 });
             }
             if let Some(d) = message.aux.and_then(|a| a.digest) {

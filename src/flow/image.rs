@@ -7,7 +7,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bollard::query_parameters::TagImageOptions;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -381,17 +380,20 @@ pub async fn credentials_for(session: &Session, image: &ImageRef) -> Result<Acce
 /// one for the caller's account, which another account's registry accepts only when its repository
 /// policy lets the caller in.
 fn explain_refusal(e: Error, repo: &ImageRef, token_for: Option<&str>) -> Error {
+    let refused = |source: &Option<crate::error::BoxError>| {
+        source
+            .as_ref()
+            .is_some_and(|s| s.is::<crate::docker::push::Refused>())
+    };
     match (e, repo.ecr()) {
-        (Error::Remote { message, source }, Some(ecr)) if message.contains("refused the push") => {
-            Error::Remote {
-                message: format!(
-                    "{message}; the credentials were ECR's token for account {}, as GetAuthorizationToken issues it to this identity: to push to account {}, that repository's policy must allow this identity (ecr:InitiateLayerUpload, ecr:PutImage...)",
-                    token_for.unwrap_or("(unknown)"),
-                    ecr.registry_id
-                ),
-                source,
-            }
-        }
+        (Error::Remote { message, source }, Some(ecr)) if refused(&source) => Error::Remote {
+            message: format!(
+                "{message}; the credentials were ECR's token for account {}, as GetAuthorizationToken issues it to this identity: to push to account {}, that repository's policy must allow this identity (ecr:InitiateLayerUpload, ecr:PutImage...)",
+                token_for.unwrap_or("(unknown)"),
+                ecr.registry_id
+            ),
+            source,
+        },
         (e, _) => e,
     }
 }
@@ -498,145 +500,25 @@ pub async fn push(
     state_path: &Path,
 ) -> Result<PushResult> {
     State::check_writable(state_path)?;
-    let state = State::load(state_path)?;
-    let built = state.build.clone();
-    let repository = request
-        .repository
-        .clone()
-        .or_else(|| built.as_ref().map(|b| b.repository.clone()))
-        .ok_or_else(|| {
-            Error::input(format!(
-                "nothing to push: no build recorded in `{}`; run `ecs-ship build` first, or pass --repository and --tag",
-                state_path.display()
-            ))
-        })?;
-    let repo =
-        ImageRef::parse(&repository).map_err(|e| Error::input_with("invalid --repository", e))?;
-    if repo.tag.is_some() || repo.digest.is_some() {
-        return Err(Error::input(format!(
-            "invalid --repository `{repository}`: no tag or digest here; use --tag"
-        )));
-    }
-    let tags = if request.tags.is_empty() {
-        built.as_ref().map(|b| b.tags.clone()).unwrap_or_default()
-    } else {
-        request.tags.clone()
-    };
-    if tags.is_empty() {
-        return Err(Error::input("no tags to push: pass --tag"));
-    }
-    if let Some(t) = tags.iter().find(|t| !is_valid_tag(t)) {
-        return Err(Error::input(format!("invalid tag `{t}`")));
-    }
-
+    let built = State::load(state_path)?.build;
+    let (repo, tags) = push_target(request, built.as_ref(), state_path)?;
     if request.create_repository {
-        let Some(ecr) = repo.ecr() else {
-            return Err(Error::input(format!(
-                "--create-repository creates ECR repositories, and `{}` is not one",
-                repo.name
-            )));
-        };
-        if aws::ecr::ensure_repository(
-            session.aws().await?,
-            &ecr,
-            request.scan_on_push,
-            request.immutable_tags,
-        )
-        .await?
-        {
-            info!("created ECR repository {}", ecr.name);
-        }
+        create_repository(session, &repo, request).await?;
     }
-    let Access {
-        credentials: creds,
-        server,
-        token_account: token_for,
-    } = credentials_for(session, &repo).await?;
+    if let Some(b) = &built {
+        refuse_immutable_overwrite(session, &repo, &tags, b).await?;
+    }
+    let access = credentials_for(session, &repo).await?;
     let engine = session.engine().await?;
-
     // The recorded image, under every requested repository:tag - tagged from its id every time, so
     // a tag another build moved since is pointed back at the image this state recorded.
     if let Some(b) = &built {
         for tag in &tags {
-            engine
-                .docker
-                .tag_image(
-                    &b.image_id,
-                    Some(TagImageOptions {
-                        repo: Some(repo.name.clone()),
-                        tag: Some(tag.clone()),
-                    }),
-                )
-                .await
-                .map_err(|e| {
-                    Error::remote_with(
-                        format!("failed to tag {} as {}:{tag}", b.image_id, repo.name),
-                        e,
-                    )
-                })?;
+            engine.tag(&b.image_id, &repo.name, tag).await?;
         }
     }
-
-    let mut progress = Progress::stderr(session.quiet);
-    let mut digest: Option<String> = None;
-    for tag in &tags {
-        info!("pushing {}:{tag}", repo.name);
-        let pushed = tokio::select! {
-            r = crate::docker::push::push(
-                &engine,
-                &repo.name,
-                tag,
-                creds.as_ref(),
-                &server,
-                crate::docker::push::PushOptions {
-                    attempts: request.attempts.max(1),
-                    idle_timeout: session.idle_timeout,
-                },
-                |line| match line {
-                    PushLine::Layer { id, state, bytes } => progress.layer(id, state, bytes),
-                    PushLine::Info(text) => progress.line(text),
-                },
-            ) => r,
-            s = crate::signal::cancelled() => {
-                warn!("{}: the push of {}:{tag} is aborted; the state file is unchanged", s.error(), repo.name);
-                Err(s.error())
-            }
-        };
-        progress.end_layers();
-        let pushed = pushed.map_err(|e| explain_refusal(e, &repo, token_for.as_deref()))?;
-        match &digest {
-            Some(d) if *d != pushed => {
-                return Err(Error::remote(format!(
-                    "{}:{tag} was pushed as {pushed}, but the other tags as {d}",
-                    repo.name
-                )));
-            }
-            _ => digest = Some(pushed),
-        }
-    }
-    let Some(digest) = digest else {
-        return Err(Error::input("no tags to push: pass --tag"));
-    };
-
-    // Confirm against the registry itself, by the bytes of the manifest.
-    let first = repo.with_tag(&tags[0]);
-    let confirmed = verified_digest(session, &first).await?;
-    if confirmed != digest {
-        return Err(Error::remote(format!(
-            "the push reported {digest} for {first}, but the registry holds {confirmed}: refusing to record either"
-        )));
-    }
-    // And the digest must be the recorded image's: its config is the image id.
-    if let Some(b) = &built
-        && let Some(config) =
-            manifest_config(session, &repo.pinned(&digest), creds.as_ref()).await?
-        && config != b.image_id
-    {
-        return Err(Error::remote(format!(
-            "the registry holds {}@{digest} for image {config}, not the recorded build {}: refusing to record it (another build moved the tag? build again)",
-            repo.name, b.image_id
-        )));
-    }
+    let digest = push_tags(session, &engine, &repo, &tags, &access, request).await?;
+    confirm(session, &repo, &tags, &digest, built.as_ref(), &access).await?;
     let image = format!("{}@{digest}", repo.name);
     let pushed = Pushed {
         repository: repo.name.clone(),
@@ -662,6 +544,176 @@ pub async fn push(
         state: state_path.to_owned(),
         state_error: saved.err().map(|e| e.chain().to_string()),
     })
+}
+
+/// The repository (no tag, no digest) and the valid tags to push: the request's, else the build's.
+fn push_target(
+    request: &PushRequest,
+    built: Option<&Built>,
+    state_path: &Path,
+) -> Result<(ImageRef, Vec<String>)> {
+    let repository = request
+        .repository
+        .clone()
+        .or_else(|| built.map(|b| b.repository.clone()))
+        .ok_or_else(|| {
+            Error::input(format!(
+                "nothing to push: no build recorded in `{}`; run `ecs-ship build` first, or pass --repository and --tag",
+                state_path.display()
+            ))
+        })?;
+    let repo =
+        ImageRef::parse(&repository).map_err(|e| Error::input_with("invalid --repository", e))?;
+    if repo.tag.is_some() || repo.digest.is_some() {
+        return Err(Error::input(format!(
+            "invalid --repository `{repository}`: no tag or digest here; use --tag"
+        )));
+    }
+    let tags = if request.tags.is_empty() {
+        built.map(|b| b.tags.clone()).unwrap_or_default()
+    } else {
+        request.tags.clone()
+    };
+    if tags.is_empty() {
+        return Err(Error::input("no tags to push: pass --tag"));
+    }
+    if let Some(t) = tags.iter().find(|t| !is_valid_tag(t)) {
+        return Err(Error::input(format!("invalid tag `{t}`")));
+    }
+    Ok((repo, tags))
+}
+
+/// `--create-repository`: the ECR repository, created unless it exists.
+async fn create_repository(
+    session: &Session,
+    repo: &ImageRef,
+    request: &PushRequest,
+) -> Result<()> {
+    let Some(ecr) = repo.ecr() else {
+        return Err(Error::input(format!(
+            "--create-repository creates ECR repositories, and `{}` is not one",
+            repo.name
+        )));
+    };
+    let aws = session.aws().await?;
+    if aws::ecr::ensure_repository(aws, &ecr, request.scan_on_push, request.immutable_tags).await? {
+        info!("created ECR repository {}", ecr.name);
+    }
+    Ok(())
+}
+
+/// An ECR repository with immutable tags refuses to move a tag that names another image: said
+/// before anything is uploaded, naming the setting (DescribeRepositories' imageTagMutability,
+/// https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-tag-mutability.html).
+async fn refuse_immutable_overwrite(
+    session: &Session,
+    repo: &ImageRef,
+    tags: &[String],
+    built: &Built,
+) -> Result<()> {
+    let Some(ecr) = repo.ecr() else {
+        return Ok(());
+    };
+    let aws = session.aws().await?;
+    let Some(info) = aws::ecr::find_repository(aws, &ecr).await? else {
+        return Ok(());
+    };
+    if !info.tag_mutability.starts_with("IMMUTABLE") {
+        return Ok(());
+    }
+    for tag in tags {
+        let Some(digest) = aws::ecr::find_tag(aws, &ecr, tag).await? else {
+            continue;
+        };
+        let config = manifest_config(session, &repo.pinned(&digest), None).await?;
+        if config.as_deref() != Some(built.image_id.as_str()) {
+            return Err(Error::input(format!(
+                "{}:{tag} already names {digest}, another image, and the repository's tags are immutable (imageTagMutability {}): push under a new tag (the timestamp tag is new every run; --tag names others) or make the repository's tags mutable",
+                repo.name, info.tag_mutability
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Each tag pushed through the engine; the one digest they all got.
+async fn push_tags(
+    session: &Session,
+    engine: &crate::docker::Engine,
+    repo: &ImageRef,
+    tags: &[String],
+    access: &Access,
+    request: &PushRequest,
+) -> Result<String> {
+    let mut progress = Progress::stderr(session.quiet);
+    let mut digest: Option<String> = None;
+    for tag in tags {
+        info!("pushing {}:{tag}", repo.name);
+        let pushed = tokio::select! {
+            r = crate::docker::push::push(
+                engine,
+                &repo.name,
+                tag,
+                access.credentials.as_ref(),
+                &access.server,
+                crate::docker::push::PushOptions {
+                    attempts: request.attempts.max(1),
+                    idle_timeout: session.idle_timeout,
+                },
+                |line| match line {
+                    PushLine::Layer { id, state, bytes } => progress.layer(id, state, bytes),
+                    PushLine::Info(text) => progress.line(text),
+                },
+            ) => r,
+            s = crate::signal::cancelled() => {
+                warn!("{}: the push of {}:{tag} is aborted; the state file is unchanged", s.error(), repo.name);
+                Err(s.error())
+            }
+        };
+        progress.end_layers();
+        let pushed =
+            pushed.map_err(|e| explain_refusal(e, repo, access.token_account.as_deref()))?;
+        match &digest {
+            Some(d) if *d != pushed => {
+                return Err(Error::remote(format!(
+                    "{}:{tag} was pushed as {pushed}, but the other tags as {d}",
+                    repo.name
+                )));
+            }
+            _ => digest = Some(pushed),
+        }
+    }
+    digest.ok_or_else(|| Error::input("no tags to push: pass --tag"))
+}
+
+/// The registry holds `digest` under the first tag, by the bytes of the manifest, and it is the
+/// recorded build's image (its config is the image id).
+async fn confirm(
+    session: &Session,
+    repo: &ImageRef,
+    tags: &[String],
+    digest: &str,
+    built: Option<&Built>,
+    access: &Access,
+) -> Result<()> {
+    let first = repo.with_tag(&tags[0]);
+    let confirmed = verified_digest(session, &first).await?;
+    if confirmed != digest {
+        return Err(Error::remote(format!(
+            "the push reported {digest} for {first}, but the registry holds {confirmed}: refusing to record either"
+        )));
+    }
+    if let Some(b) = built
+        && let Some(config) =
+            manifest_config(session, &repo.pinned(digest), access.credentials.as_ref()).await?
+        && config != b.image_id
+    {
+        return Err(Error::remote(format!(
+            "the registry holds {}@{digest} for image {config}, not the recorded build {}: refusing to record it (another build moved the tag? build again)",
+            repo.name, b.image_id
+        )));
+    }
+    Ok(())
 }
 
 impl crate::output::Report for BuildResult {

@@ -247,3 +247,52 @@ fn a_release_to_ecr_re_run_skips_what_was_pushed() {
     assert_eq!(again["steps"][2]["status"], "skipped");
     assert_eq!(again["image"], first["image"]);
 }
+
+#[test]
+fn a_tag_of_an_immutable_repository_is_not_moved_to_another_image() {
+    if !require_ecr() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state = state.to_str().unwrap();
+    let repo = format!("{}/{}", ecr(), unique("immutable-api"));
+    let build = |label: &str| {
+        let ctx = context(&[(
+            "Dockerfile",
+            &format!("FROM busybox:stable\nLABEL app={label}\n"),
+        )]);
+        ecs_ship_run(&[
+            "build",
+            "--context",
+            ctx.path().to_str().unwrap(),
+            "--repository",
+            &repo,
+            "--no-timestamp-tag",
+            "--no-git-tag",
+            "--tag",
+            "v1",
+            "--state",
+            state,
+        ])
+        .expect_code(0);
+    };
+    build("first");
+    ecs_ship_run(&[
+        "push",
+        "--create-repository",
+        "--immutable-tags",
+        "--state",
+        state,
+    ])
+    .expect_code(0);
+    // The same image again is fine; another image under v1 is refused before any upload.
+    ecs_ship_run(&["push", "--state", state]).expect_code(0);
+    build("second");
+    let run = ecs_ship_run(&["push", "--state", state])
+        .expect_code(2)
+        .stderr_has(":v1 already names sha256:")
+        .stderr_has("the repository's tags are immutable (imageTagMutability IMMUTABLE)")
+        .stderr_has("push under a new tag");
+    assert!(!run.stderr.contains("pushing "), "{}", run.stderr);
+}
