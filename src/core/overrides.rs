@@ -104,22 +104,43 @@ pub fn parse_targeted_name(s: &str) -> Result<Targeted<String>, String> {
     })
 }
 
-/// A dotenv file: `NAME=VALUE` lines, `export NAME=VALUE` too; `#` comments and blank lines
-/// skipped; a value in single quotes is taken as it is, in double quotes with `\n`, `\"` and `\\`
-/// escapes; an unquoted value loses a trailing ` # comment`. Errors name the line.
-pub fn parse_dotenv(text: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
+/// A problem in a dotenv file, with its line (1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DotenvError {
+    pub line: usize,
+    pub problem: String,
+}
+
+impl std::fmt::Display for DotenvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.problem)
+    }
+}
+
+impl std::error::Error for DotenvError {}
+
+/// A dotenv file as python-dotenv and docker compose read it: `NAME=VALUE` lines, `export NAME=VALUE`
+/// too; `#` comments and blank lines skipped; a value in single quotes is taken as it is, in double
+/// quotes with `\n`, `\"` and `\\` escapes; a quoted value may span lines; an unquoted value loses
+/// a trailing ` # comment`. `${NAME}` and `${NAME:-default}` in unquoted and double-quoted values
+/// expand to a variable defined earlier in the file (a task definition never takes the CI job's own
+/// environment); any other reference is an error naming the line.
+pub fn parse_dotenv(text: &str) -> Result<Vec<(String, String)>, DotenvError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let raw = lines[i];
+        let at = i + 1;
+        let fail = |problem: String| DotenvError { line: at, problem };
+        i += 1;
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
         let Some((name, value)) = line.split_once('=') else {
-            return Err(format!(
-                "line {}: expected NAME=VALUE, found `{raw}`",
-                i + 1
-            ));
+            return Err(fail(format!("expected NAME=VALUE, found `{raw}`")));
         };
         let name = name.trim();
         if name.is_empty()
@@ -127,39 +148,100 @@ pub fn parse_dotenv(text: &str) -> Result<Vec<(String, String)>, String> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
         {
-            return Err(format!("line {}: `{name}` is not a variable name", i + 1));
+            return Err(fail(format!("`{name}` is not a variable name")));
         }
-        let value = value.trim();
+        let mut value = value.trim().to_owned();
+        // A quoted value that does not close on its line goes on until a line that closes it.
+        if let Some(quote) = value.chars().next().filter(|c| *c == '\'' || *c == '"') {
+            while !closes(&value, quote) && i < lines.len() {
+                value.push('\n');
+                value.push_str(lines[i].trim_end());
+                i += 1;
+            }
+        }
         let value = if let Some(rest) = value.strip_prefix('\'') {
             rest.strip_suffix('\'')
-                .ok_or_else(|| format!("line {}: unterminated single quote", i + 1))?
+                .ok_or_else(|| fail("unterminated single quote".into()))?
                 .to_owned()
         } else if let Some(rest) = value.strip_prefix('"') {
             let inner = rest
                 .strip_suffix('"')
-                .ok_or_else(|| format!("line {}: unterminated double quote", i + 1))?;
-            let mut s = String::new();
-            let mut chars = inner.chars();
-            while let Some(c) = chars.next() {
-                if c == '\\' {
-                    match chars.next() {
-                        Some('n') => s.push('\n'),
-                        Some(other) => s.push(other),
-                        None => s.push('\\'),
-                    }
-                } else {
-                    s.push(c);
-                }
-            }
-            s
+                .filter(|_| closes(&value, '"'))
+                .ok_or_else(|| fail("unterminated double quote".into()))?;
+            expand(&unescape(inner), &out).map_err(fail)?
         } else {
-            match value.find(" #") {
-                Some(i) => value[..i].trim_end().to_owned(),
-                None => value.to_owned(),
-            }
+            let bare = match value.find(" #") {
+                Some(i) => value[..i].trim_end(),
+                None => value.as_str(),
+            };
+            expand(bare, &out).map_err(fail)?
         };
         out.push((name.to_owned(), value));
     }
+    Ok(out)
+}
+
+/// Whether the quoted `value` (starting with `quote`) ends with its closing quote.
+fn closes(value: &str, quote: char) -> bool {
+    let Some(body) = value.strip_prefix(quote) else {
+        return false;
+    };
+    if !body.ends_with(quote) {
+        return false;
+    }
+    if quote == '\'' {
+        return true;
+    }
+    // A double quote closes unless an odd number of backslashes escapes it.
+    let before = &body[..body.len() - 1];
+    before.chars().rev().take_while(|c| *c == '\\').count() % 2 == 0
+}
+
+fn unescape(inner: &str) -> String {
+    let mut s = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => s.push('\n'),
+                Some(other) => s.push(other),
+                None => s.push('\\'),
+            }
+        } else {
+            s.push(c);
+        }
+    }
+    s
+}
+
+/// `${NAME}` and `${NAME:-default}` replaced by the value `NAME` got earlier in the file.
+fn expand(value: &str, defined: &[(String, String)]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(format!("`{}` has no closing `}}`", &rest[start..]));
+        };
+        let reference = &after[..end];
+        let (name, default) = match reference.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (reference, None),
+        };
+        let found = defined.iter().rev().find(|(n, _)| n == name);
+        match (found, default) {
+            (Some((_, v)), _) => out.push_str(v),
+            (None, Some(d)) => out.push_str(d),
+            (None, None) => {
+                return Err(format!(
+                    "`${{{reference}}}`: `{name}` is not defined above it in this file (the task definition never takes the job's environment): define it earlier, give a default (`${{{name}:-value}}`), or single-quote the value to keep it literally"
+                ));
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
     Ok(out)
 }
 
@@ -739,17 +821,45 @@ mod tests {
                 pair("F", "a=b"),
             ]
         );
+        let problem = |text: &str| parse_dotenv(text).unwrap_err().to_string();
         assert_eq!(
-            parse_dotenv("A=1\nnonsense\n").unwrap_err(),
+            problem("A=1\nnonsense\n"),
             "line 2: expected NAME=VALUE, found `nonsense`"
         );
+        assert_eq!(problem("A='x\n"), "line 1: unterminated single quote");
+        assert_eq!(problem("A B=1\n"), "line 1: `A B` is not a variable name");
+    }
+
+    #[test]
+    fn dotenv_expands_earlier_variables_and_reads_multi_line_values() {
+        let text = "HOST=db\nURL=postgres://${HOST}:5432\nQ=\"${HOST}/x\"\nLIT='${HOST}'\nD=${PORT:-5432}\nKEY=\"-----BEGIN-----\nabc\n-----END-----\"\nONE='a\n  b'\nAFTER=1\n";
         assert_eq!(
-            parse_dotenv("A='x\n").unwrap_err(),
-            "line 1: unterminated single quote"
+            parse_dotenv(text).unwrap(),
+            vec![
+                pair("HOST", "db"),
+                pair("URL", "postgres://db:5432"),
+                pair("Q", "db/x"),
+                pair("LIT", "${HOST}"),
+                pair("D", "5432"),
+                pair("KEY", "-----BEGIN-----\nabc\n-----END-----"),
+                pair("ONE", "a\n  b"),
+                pair("AFTER", "1"),
+            ]
         );
-        assert_eq!(
-            parse_dotenv("A B=1\n").unwrap_err(),
-            "line 1: `A B` is not a variable name"
-        );
+        let cases = [
+            ("A=${NOPE}\n", 1, "`NOPE` is not defined above it"),
+            ("A=1\nB=x${A\n", 2, "has no closing `}`"),
+            (
+                "A=1\nB=\"never closed\nC=2\n",
+                2,
+                "unterminated double quote",
+            ),
+            ("A=\"x\\\"\n", 1, "unterminated double quote"),
+        ];
+        for (text, line, want) in cases {
+            let e = parse_dotenv(text).unwrap_err();
+            assert_eq!(e.line, line, "{text:?}: {e}");
+            assert!(e.problem.contains(want), "{text:?}: {e}");
+        }
     }
 }

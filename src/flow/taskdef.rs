@@ -224,7 +224,10 @@ pub async fn prepare_loaded(
                 )
             })?;
             let pairs = overrides::parse_dotenv(&text).map_err(|e| {
-                Error::input(format!("--env-from-file `{}`: {e}", file.value.display()))
+                Error::input_with(
+                    format!("--env-from-file `{}`: {e}", file.value.display()),
+                    e,
+                )
             })?;
             from_files.extend(pairs.into_iter().map(|value| Targeted {
                 container: file.container.clone(),

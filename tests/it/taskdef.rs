@@ -920,3 +920,46 @@ fn overrides_change_what_they_say_and_never_print_a_secret() {
         "{arn}"
     );
 }
+
+#[test]
+fn env_files_expand_earlier_variables_read_multi_line_values_and_name_a_bad_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = dir.path().join("taskdef.json");
+    std::fs::write(
+        &td,
+        r#"{"family": "dotenv", "containerDefinitions": [{"name": "api", "image": "busybox:stable", "essential": true}]}"#,
+    )
+    .unwrap();
+    let good = dir.path().join("good.env");
+    std::fs::write(
+        &good,
+        "HOST=db\nURL=postgres://${HOST}:${PORT:-5432}/app\nCERT=\"-----BEGIN-----\nabc\n-----END-----\"\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.env");
+    std::fs::write(&bad, "A=1\nB=${NOPE}/x\n").unwrap();
+    let render = |env: &std::path::Path| {
+        ecs_ship_run(&[
+            "taskdef",
+            "render",
+            "--file",
+            td.to_str().unwrap(),
+            "--region",
+            "us-east-1",
+            "--env-from-file",
+            env.to_str().unwrap(),
+        ])
+    };
+    let json = render(&good).expect_code(0).json();
+    assert_eq!(
+        json["containerDefinitions"][0]["environment"],
+        serde_json::json!([
+            {"name": "HOST", "value": "db"},
+            {"name": "URL", "value": "postgres://db:5432/app"},
+            {"name": "CERT", "value": "-----BEGIN-----\nabc\n-----END-----"},
+        ])
+    );
+    render(&bad)
+        .expect_code(2)
+        .stderr_has("bad.env`: line 2: `${NOPE}`: `NOPE` is not defined above it");
+}
