@@ -17,6 +17,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+use crate::core::credentials::{CredentialSource, SharedFile};
 use crate::error::{Cause, Error, Result};
 
 /// How to reach AWS: what the global flags say, in this layer's own terms.
@@ -43,6 +44,41 @@ impl Default for AwsOptions {
             attempt_timeout: Duration::from_secs(30),
         }
     }
+}
+
+/// Where this run's credentials come from, for the messages of authentication failures.
+static CREDENTIALS: std::sync::OnceLock<CredentialSource> = std::sync::OnceLock::new();
+
+/// The credential setup checked before the first call: the profile named must exist in a shared
+/// file, and no credential variable may be set but empty.
+fn check_credentials(options: &AwsOptions) -> Result<CredentialSource> {
+    let env = |name: &str| std::env::var(name).ok();
+    let named_by = if env("AWS_PROFILE").as_deref() == options.profile.as_deref() {
+        "AWS_PROFILE"
+    } else {
+        "--profile"
+    };
+    let home = env("HOME").unwrap_or_default();
+    let config = env("AWS_CONFIG_FILE").unwrap_or_else(|| format!("{home}/.aws/config"));
+    let credentials =
+        env("AWS_SHARED_CREDENTIALS_FILE").unwrap_or_else(|| format!("{home}/.aws/credentials"));
+    let texts = [
+        std::fs::read_to_string(&config).ok(),
+        std::fs::read_to_string(&credentials).ok(),
+    ];
+    let files = [
+        SharedFile {
+            path: &config,
+            text: texts[0].as_deref(),
+        },
+        SharedFile {
+            path: &credentials,
+            text: texts[1].as_deref(),
+        },
+    ];
+    let profile = options.profile.as_deref().map(|p| (p, named_by));
+    crate::core::credentials::check(env, profile, &files)
+        .map_err(|problem| Error::input_with(problem.to_string(), problem))
 }
 
 /// Everything AWS calls need, built once.
@@ -75,6 +111,8 @@ impl Aws {
         if let Some(region) = &options.region {
             loader = loader.region(Region::new(region.clone()));
         }
+        let source = check_credentials(options)?;
+        let _ = CREDENTIALS.set(source);
         if let Some(profile) = &options.profile {
             loader = loader.profile_name(profile);
         }
@@ -136,7 +174,20 @@ fn check_endpoint(url: &str) -> Result<()> {
 
 /// A remote failure that names what was being done, with the SDK error's whole chain of causes
 /// as one line (an SDK error's own Display says only "service error" or "dispatch failure").
-pub(crate) fn remote(what: impl Into<String>, err: impl std::error::Error) -> Error {
+pub(crate) fn remote(
+    what: impl Into<String>,
+    err: impl std::error::Error + aws_smithy_types::error::metadata::ProvideErrorMetadata,
+) -> Error {
+    let what = what.into();
+    let what = match err.code().and_then(crate::core::credentials::explain_auth) {
+        Some(meaning) => format!(
+            "{what}: {meaning} (credentials: {})",
+            CREDENTIALS
+                .get()
+                .map_or_else(|| "unknown".to_owned(), ToString::to_string)
+        ),
+        None => what,
+    };
     let mut parts: Vec<String> = vec![err.to_string()];
     let mut cause = err.source();
     while let Some(c) = cause {

@@ -3,6 +3,7 @@
 
 pub mod carry;
 pub mod codebuild;
+pub mod credentials;
 pub mod dockerignore;
 pub mod image_ref;
 pub mod imagedefs;

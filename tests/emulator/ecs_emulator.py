@@ -246,6 +246,15 @@ def serve(scenario):
                 self.end_headers()
                 self.wfile.write(data)
                 return
+            if scenario.kind.startswith("auth-"):  # every call refused with that error code
+                data = json.dumps({"__type": scenario.kind[len("auth-"):],
+                                   "message": "emulated authentication failure"}).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             if op == "UpdateService" and scenario.kind == "update-fails":
                 data = json.dumps({"__type": "ClientException",
                                    "message": "emulated: the service cannot be updated"}).encode()

@@ -241,3 +241,63 @@ fn a_deploy_that_raced_another_names_what_it_really_replaced() {
         "{json}"
     );
 }
+
+#[test]
+fn a_missing_profile_or_an_empty_credential_variable_is_named_before_any_call() {
+    let Some(emulator) = emulator("instant") else {
+        return;
+    };
+    let mut cmd = emulator.command(&["status", "--cluster", "c", "--service", "web"]);
+    cmd.env("AWS_PROFILE", "no-such-profile");
+    run(&mut cmd)
+        .expect_code(2)
+        .stderr_has("AWS profile `no-such-profile` (AWS_PROFILE) is in none of ")
+        .stderr_has("/.aws/config");
+    let mut cmd = emulator.command(&["status", "--cluster", "c", "--service", "web"]);
+    cmd.env("AWS_SESSION_TOKEN", "");
+    run(&mut cmd)
+        .expect_code(2)
+        .stderr_has("AWS_SESSION_TOKEN set but empty");
+    assert_eq!(
+        emulator.calls()["DescribeServices"],
+        serde_json::Value::Null
+    );
+}
+
+#[test]
+fn authentication_failures_say_what_they_mean() {
+    for (code, meaning) in [
+        ("InvalidSignatureException", "check this machine's clock"),
+        (
+            "ExpiredTokenException",
+            "the session credentials have expired",
+        ),
+        (
+            "UnrecognizedClientException",
+            "AWS does not know this access key",
+        ),
+    ] {
+        let Some(emulator) = emulator(&format!("auth-{code}")) else {
+            return;
+        };
+        for args in [
+            &["status", "--cluster", "c", "--service", "web"][..],
+            &[
+                "deploy",
+                "--cluster",
+                "c",
+                "--service",
+                "web",
+                "--image",
+                "api=r/api:2",
+            ],
+        ] {
+            run(&mut emulator.command(args))
+                .expect_code(3)
+                .stderr_has(meaning)
+                .stderr_has(
+                    "(credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY from the environment)",
+                );
+        }
+    }
+}
