@@ -152,7 +152,7 @@ pub fn check(facts: &ProjectFacts) -> Vec<Finding> {
         message,
     };
     // The buildspec that runs: the inline text, else the checkout's file (what the source will hold).
-    let running = match facts.buildspec {
+    let running: Option<(&str, &str)> = match facts.buildspec {
         Some(BuildspecSource::Inline { text }) => {
             match facts.checkout_file {
                 Some((path, _)) => findings.push(problem(format!(
@@ -163,9 +163,9 @@ pub fn check(facts: &ProjectFacts) -> Vec<Finding> {
                 )),
                 None => {}
             }
-            Some(text.as_str())
+            Some(("the project's inline buildspec", text.as_str()))
         }
-        _ => facts.checkout_file.map(|(_, text)| text),
+        _ => facts.checkout_file,
     };
     if let (Some(BuildspecSource::Path { path }), Some(false)) =
         (facts.buildspec, facts.path_in_checkout)
@@ -175,7 +175,12 @@ pub fn check(facts: &ProjectFacts) -> Vec<Finding> {
             "the project reads the buildspec from `{path}`, which this checkout does not have: builds would fail with YAML_FILE_ERROR"
         )));
     }
-    if let Some(text) = running {
+    if let Some((name, text)) = running {
+        for p in crate::core::buildspec::validate(text) {
+            findings.push(problem(format!(
+                "{name}: {p}: builds would fail with YAML_FILE_ERROR"
+            )));
+        }
         let needs = needs(text);
         if !facts.privileged && !needs.docker.is_empty() {
             findings.push(problem(format!(

@@ -1,6 +1,7 @@
 //! Pure decisions: no async, no clients, no environment, no clock, no filesystem.
 //! Everything here is reached by table-driven unit tests beside each function.
 
+pub mod buildspec;
 pub mod carry;
 pub mod codebuild;
 pub mod credentials;

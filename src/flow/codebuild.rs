@@ -54,10 +54,13 @@ fn checkout_file(
     given: Option<&Path>,
     source: &BuildspecSource,
 ) -> Result<Option<(String, String)>> {
+    // Bytes that are not UTF-8 are kept (as U+FFFD) for the check to name, not an error here.
     let read = |path: &Path| {
-        std::fs::read_to_string(path).map_err(|e| {
-            Error::input_with(format!("cannot read --buildspec `{}`", path.display()), e)
-        })
+        std::fs::read(path)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .map_err(|e| {
+                Error::input_with(format!("cannot read --buildspec `{}`", path.display()), e)
+            })
     };
     if let Some(path) = given {
         return Ok(Some((path.display().to_string(), read(path)?)));
@@ -366,10 +369,13 @@ pub fn read_buildspec(path: &Path) -> Result<String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::input_with(format!("cannot read --buildspec `{}`", path.display()), e)
     })?;
-    if !text.lines().any(|l| l.trim_start().starts_with("version:")) {
+    let problems = crate::core::buildspec::validate(&text);
+    if !problems.is_empty() {
+        let said: Vec<String> = problems.iter().map(ToString::to_string).collect();
         return Err(Error::input(format!(
-            "--buildspec `{}` is not a buildspec: it has no `version:` line (CodeBuild wants `version: 0.2`)",
-            path.display()
+            "--buildspec `{}` is not a buildspec CodeBuild would run: {}",
+            path.display(),
+            said.join("; ")
         )));
     }
     Ok(text)

@@ -378,5 +378,41 @@ fn start_refuses_a_buildspec_that_is_none() {
         path.to_str().unwrap(),
     ])
     .expect_code(2)
-    .stderr_has("is not a buildspec: it has no `version:` line");
+    .stderr_has("is not a buildspec CodeBuild would run: no `version`");
+}
+
+#[test]
+fn check_reads_the_buildspec_as_codebuild_would() {
+    if !require_moto() {
+        return;
+    }
+    let name = project("healthy");
+    let cases: &[(&[u8], &str)] = &[
+        (b"", "buildspec.yml: the file is empty"),
+        (
+            b"\x7fELF\x02\x01\x00\xff\xfe",
+            "buildspec.yml: this is not text (a binary file?)",
+        ),
+        (
+            b"version: 0.2\nphases: [unclosed\n",
+            "buildspec.yml: line 3: not valid YAML",
+        ),
+        (
+            b"version: 0.1\nphases:\n  build:\n    commands:\n      - make\n",
+            "buildspec.yml: line 1: `version: 0.1`",
+        ),
+        (b"version: 0.2\n", "buildspec.yml: no `phases`"),
+        (
+            b"version: 0.2\nphases:\n  build:\n    commands: make\n",
+            "buildspec.yml: line 3: `build.commands` must be a list",
+        ),
+    ];
+    for (text, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("buildspec.yml"), text).unwrap();
+        check(&dir, &["--project", &name])
+            .expect_code(4)
+            .stdout_has(want)
+            .stderr_has("would break a release");
+    }
 }
