@@ -344,7 +344,11 @@ impl<'a> Run<'a> {
         let Some(deploy) = &self.deploy else {
             return Ok(Done::Done("--no-deploy: no service to check".to_owned()));
         };
-        let checked = deploy::check(self.session, deploy).await?;
+        // Bounded by --timeout and ended by a signal, as every AWS call of the deploy is.
+        let aws = self.session.aws().await?;
+        let deadline = tokio::time::Instant::now() + deploy.wait.timeout;
+        let checking = deploy::check(self.session, deploy);
+        let checked = deploy::within(deadline, aws, "checking the services", checking).await?;
         check_containers(&self.plan.containers, deploy, &checked)?;
         let lines: Vec<String> = match checked.services.as_slice() {
             [(s, _)] => vec![format!(
@@ -591,7 +595,10 @@ impl<'a> Run<'a> {
                     }),
             );
         }
-        self.registered = deploy::register(self.session, deploy, checked).await?;
+        let aws = self.session.aws().await?;
+        let deadline = tokio::time::Instant::now() + deploy.wait.timeout;
+        let registering = deploy::register(self.session, deploy, checked);
+        self.registered = deploy::within(deadline, aws, "registering", registering).await?;
         let lines: Vec<String> = self
             .registered
             .iter()

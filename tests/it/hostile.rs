@@ -100,6 +100,23 @@ fn a_signal_during_the_first_hung_call_ends_at_once() {
             "-INT",
             130,
         ),
+        (
+            &[
+                "release",
+                "--context",
+                ".",
+                "--repository",
+                "127.0.0.1:1/api",
+                "--cluster",
+                "c",
+                "--service",
+                "web",
+                "--container",
+                "api",
+            ][..],
+            "-TERM",
+            143,
+        ),
     ] {
         let mut cmd = ecs_ship();
         cmd.env("AWS_ENDPOINT_URL", &endpoint).args(args);
