@@ -1,6 +1,5 @@
 //! ECS calls: services, task definitions. Converts SDK shapes into `core` documents.
 
-use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
 use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionField};
 use serde::Serialize;
@@ -274,7 +273,12 @@ pub async fn find_task_definition(aws: &Aws, ident: &str) -> Result<Option<Descr
     let out = match sent {
         Ok(out) => out,
         // ECS answers a missing family or revision with a ClientException.
-        Err(e) if e.code() == Some("ClientException") => return Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_client_exception()) =>
+        {
+            return Ok(None);
+        }
         Err(e) => {
             return Err(remote(
                 format!("failed to describe task definition `{ident}`"),

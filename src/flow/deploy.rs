@@ -200,7 +200,7 @@ async fn load_for(
     match &target.source {
         Source::Service { service: name, .. } => {
             info!("service `{name}` runs {}", service.task_definition);
-            taskdef::read_live(session.aws().await?, &service.task_definition).await
+            taskdef::read_live_with_latest(session.aws().await?, &service.task_definition).await
         }
         other => taskdef::load(session, other).await,
     }

@@ -79,6 +79,9 @@ pub struct Loaded {
     /// The ARN of the live revision it came from, if any.
     pub arn: Option<String>,
     pub document: TaskDef,
+    /// The family's latest revision, read beside the source (`read_live_with_latest`) so the
+    /// registration need not read it again: the family, and its latest (ARN, cleaned document).
+    pub family_latest: Option<(String, Option<(String, TaskDef)>)>,
 }
 
 /// A task definition ready to register.
@@ -132,6 +135,7 @@ pub fn read_file(path: &Path, expand_env: bool) -> Result<Loaded> {
         label,
         arn: None,
         document,
+        family_latest: None,
     })
 }
 
@@ -144,7 +148,28 @@ pub async fn read_live(aws: &Aws, ident: &str) -> Result<Loaded> {
         label: format!("`{}`", described.arn),
         arn: Some(described.arn),
         document,
+        family_latest: None,
     })
+}
+
+/// `read_live`, with the family's latest revision read at the same time (one round trip instead of
+/// two on a deploy's path); a failure to read the latest only leaves it to be read later.
+pub async fn read_live_with_latest(aws: &Aws, ident: &str) -> Result<Loaded> {
+    let family = crate::core::prune::family_of(ident).to_owned();
+    let (loaded, latest) = tokio::join!(
+        read_live(aws, ident),
+        aws::ecs::find_task_definition(aws, &family)
+    );
+    let mut loaded = loaded?;
+    if let Ok(latest) = latest {
+        let latest = latest.map(|l| {
+            let mut document = l.document;
+            taskdef::clean(&mut document);
+            (l.arn, document)
+        });
+        loaded.family_latest = Some((family, latest));
+    }
+    Ok(loaded)
 }
 
 /// Reads `source`, loading AWS only for a live one.
@@ -366,13 +391,22 @@ async fn identical_revision(aws: &Aws, prepared: &Prepared) -> Result<Option<Str
     {
         return Ok(Some(arn.clone()));
     }
-    // A family that does not exist yet has no identical revision.
-    let Some(latest) = aws::ecs::find_task_definition(aws, prepared.family()).await? else {
+    // The family's latest, as read beside the source when it was (same family), else now; a
+    // family that does not exist yet has no identical revision.
+    let latest = match &prepared.source.family_latest {
+        Some((family, latest)) if family == prepared.family() => latest.clone(),
+        _ => aws::ecs::find_task_definition(aws, prepared.family())
+            .await?
+            .map(|l| {
+                let mut document = l.document;
+                taskdef::clean(&mut document);
+                (l.arn, document)
+            }),
+    };
+    let Some((arn, document)) = latest else {
         return Ok(None);
     };
-    let mut latest_doc = latest.document;
-    taskdef::clean(&mut latest_doc);
-    Ok(taskdef::equivalent(&latest_doc, &prepared.document).then_some(latest.arn))
+    Ok(taskdef::equivalent(&document, &prepared.document).then_some(arn))
 }
 
 /// The awslogs groups a run has already made sure of, so the task definitions of several services
