@@ -99,6 +99,14 @@ impl Error {
         }
     }
 
+    /// A bug: a state the code should never reach.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal {
+            message: message.into(),
+            source: None,
+        }
+    }
+
     pub fn internal_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Error::Internal {
             message: message.into(),
@@ -176,19 +184,6 @@ impl fmt::Display for ErrorChain<'_> {
     }
 }
 
-/// A cause rendered to text where the original type is not `Send + Sync` or prints too little
-/// on its own (SDK errors print only "service error" without `DisplayErrorContext`).
-#[derive(Debug)]
-pub struct Cause(pub String);
-
-impl fmt::Display for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Cause {}
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
@@ -204,7 +199,7 @@ mod tests {
             (Error::TimedOut("x".into()), 5),
             (Error::Interrupted, 130),
             (Error::Terminated, 143),
-            (Error::internal_with("x", Cause("y".into())), 1),
+            (Error::internal("x"), 1),
         ];
         for (err, code) in cases {
             assert_eq!(err.exit_code(), code, "{err:?}");
@@ -215,7 +210,7 @@ mod tests {
     fn chain_prints_every_distinct_cause() {
         let err = Error::remote_with(
             "failed to describe service `web`",
-            Cause("connection refused".into()),
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"),
         );
         assert_eq!(
             err.chain().to_string(),

@@ -18,7 +18,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::core::credentials::{CredentialSource, SharedFile};
-use crate::error::{Cause, Error, Result};
+use crate::error::{Error, Result};
 
 /// How to reach AWS: what the global flags say, in this layer's own terms.
 #[derive(Debug, Clone)]
@@ -172,11 +172,16 @@ fn check_endpoint(url: &str) -> Result<()> {
     }
 }
 
-/// A remote failure that names what was being done, with the SDK error's whole chain of causes
-/// as one line (an SDK error's own Display says only "service error" or "dispatch failure").
+/// A remote failure that names what was being done - and what an authentication failure means -
+/// with the SDK error itself as its source, typed, so its whole chain prints and callers can still
+/// ask it what it is.
 pub(crate) fn remote(
     what: impl Into<String>,
-    err: impl std::error::Error + aws_smithy_types::error::metadata::ProvideErrorMetadata,
+    err: impl std::error::Error
+    + aws_smithy_types::error::metadata::ProvideErrorMetadata
+    + Send
+    + Sync
+    + 'static,
 ) -> Error {
     let what = what.into();
     let what = match err.code().and_then(crate::core::credentials::explain_auth) {
@@ -188,16 +193,7 @@ pub(crate) fn remote(
         ),
         None => what,
     };
-    let mut parts: Vec<String> = vec![err.to_string()];
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cause = c.source();
-    }
-    Error::remote_with(what, Cause(parts.join(": ")))
+    Error::remote_with(what, err)
 }
 
 /// Sorts a failed poll: throttled, transient (the SDK's retries used up on a server error, a reset

@@ -158,12 +158,11 @@ async fn image_for(session: &Session, plan: &RehearsePlan) -> Result<String> {
     };
     let resolved = image::resolve(build, Utc::now())?;
     let built = image::build(session, resolved, None, None).await?;
-    built.references.first().cloned().ok_or_else(|| {
-        Error::internal_with(
-            "the build named no image",
-            crate::error::Cause("no reference".into()),
-        )
-    })
+    built
+        .references
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::internal("the build named no image"))
 }
 
 /// Renders what would be registered, and the diff against what runs now (or the source).

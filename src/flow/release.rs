@@ -536,9 +536,9 @@ impl<'a> Run<'a> {
     }
 
     fn image(&self) -> Result<ImageRef> {
-        self.image
-            .clone()
-            .ok_or_else(|| Error::internal_with("no image after the push step", NoImage))
+        self.image.clone().ok_or_else(|| {
+            Error::internal("no image after the push step: a release step ran out of order")
+        })
     }
 
     fn would_write(&self) -> Result<Done> {
@@ -577,9 +577,8 @@ impl<'a> Run<'a> {
     async fn register(&mut self) -> Result<Done> {
         let image = self.image()?;
         let (Some(deploy), Some(checked)) = (self.deploy.as_mut(), self.checked.take()) else {
-            return Err(Error::internal_with(
-                "register without a checked deploy",
-                NoImage,
+            return Err(Error::internal(
+                "register without a checked deploy: a release step ran out of order",
             ));
         };
         for (target, (_, loaded)) in deploy.services.iter_mut().zip(&checked.services) {
@@ -702,18 +701,6 @@ impl<'a> Run<'a> {
         }
     }
 }
-
-/// An internal step-order error: a step ran without what an earlier one produces.
-#[derive(Debug)]
-struct NoImage;
-
-impl fmt::Display for NoImage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a release step ran out of order")
-    }
-}
-
-impl std::error::Error for NoImage {}
 
 /// Each service has at least one of the --container names, and each name is in at least one
 /// service's task definition.
