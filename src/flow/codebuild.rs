@@ -425,34 +425,22 @@ pub async fn start(
     }
 }
 
-async fn follow_build(
+/// Polls the build until it ends (or the pace ends the follow), printing each phase as it ends
+/// and the build's log lines.
+async fn poll_build(
     aws: &Aws,
-    project: &str,
-    started: BuildInfo,
-    options: &FollowOptions,
-    begun: tokio::time::Instant,
+    mut build: BuildInfo,
+    pace: &mut Pace,
+    tail: &mut LogTail,
     quiet: bool,
-) -> Result<(BuildReport, Option<Error>)> {
-    let timeout = options.timeout.unwrap_or_else(|| {
-        let minutes =
-            started.timeout_minutes.unwrap_or(60) + started.queued_timeout_minutes.unwrap_or(480);
-        Duration::from_secs(60 * (u64::try_from(minutes).unwrap_or(540) + 10))
-    });
-    let id = started.id.clone();
+) -> (BuildInfo, std::result::Result<(), End>) {
+    let id = build.id.clone();
     let ids = [id.clone()];
     let mut seen = Vec::new();
-    let mut tail = LogTail::default();
-    let mut build = started;
-    let left = (begun + timeout).saturating_duration_since(tokio::time::Instant::now());
-    let mut pace = Pace::new("the build", left, options.poll_interval);
-    info!(
-        "following build {id} for up to {}",
-        humantime::format_duration(timeout)
-    );
     // The build's phases and log are progress: -q keeps them for the failure report only.
     let emit = |line: &str| {
         if !quiet {
-            eprintln!("{}", crate::redact::apply(line));
+            eprintln!("{}", crate::output::safe(&crate::redact::apply(line)));
         }
     };
     group_start(&format!("CodeBuild {id}"));
@@ -471,11 +459,11 @@ async fn follow_build(
                 if !tail.is_set()
                     && let (Some(g), Some(s)) = (&build.log_group, &build.log_stream)
                 {
-                    tail = LogTail::new(None, g, s);
+                    *tail = LogTail::new(None, g, s);
                 }
                 for phase in new_phases(&build.phases, &mut seen) {
                     if !quiet {
-                        eprintln!("phase {}", phase.line());
+                        eprintln!("phase {}", crate::output::safe(&phase.line()));
                     }
                     changed = true;
                 }
@@ -495,6 +483,87 @@ async fn follow_build(
         }
     };
     group_end();
+    (build, end)
+}
+
+/// The error a build's verdict ends the command with, if any.
+fn failure_of(id: &str, v: &BuildVerdict) -> Option<Error> {
+    let in_phase = |phase: &Option<String>| {
+        phase
+            .as_deref()
+            .map(|p| format!(" in phase {p}"))
+            .unwrap_or_default()
+    };
+    match v {
+        BuildVerdict::Succeeded | BuildVerdict::Running => None,
+        BuildVerdict::Failed {
+            status,
+            phase,
+            contexts,
+        } => Some(Error::RolloutFailed(format!(
+            "build {id} {status}{}{}",
+            in_phase(phase),
+            contexts
+                .first()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default()
+        ))),
+        BuildVerdict::TimedOut { phase } => Some(Error::TimedOut(format!(
+            "build {id} TIMED_OUT{} (the project's build timeout)",
+            in_phase(phase)
+        ))),
+    }
+}
+
+/// A cancelled follow: the build stopped with --stop-on-interrupt (within 15 s: a hung endpoint
+/// must not hold a cancelled job), else left going on, said either way.
+async fn cancelled(aws: &Aws, options: &FollowOptions, build: BuildInfo) -> BuildInfo {
+    let id = build.id.clone();
+    if !options.stop_on_interrupt {
+        warn!(
+            "build {id} goes on in CodeBuild (--stop-on-interrupt stops it): `ecs-ship codebuild logs {id}` prints its log"
+        );
+        return build;
+    }
+    match tokio::time::timeout(Duration::from_secs(15), cb::stop(aws, &id)).await {
+        Ok(Ok(stopped)) => {
+            warn!("stopped build {id} (--stop-on-interrupt)");
+            stopped
+        }
+        Ok(Err(e)) => {
+            warn!("could not stop build {id}: {}", e.chain());
+            build
+        }
+        Err(_) => {
+            warn!("could not stop build {id}: StopBuild did not answer in 15s");
+            build
+        }
+    }
+}
+
+async fn follow_build(
+    aws: &Aws,
+    project: &str,
+    started: BuildInfo,
+    options: &FollowOptions,
+    begun: tokio::time::Instant,
+    quiet: bool,
+) -> Result<(BuildReport, Option<Error>)> {
+    let timeout = options.timeout.unwrap_or_else(|| {
+        let minutes =
+            started.timeout_minutes.unwrap_or(60) + started.queued_timeout_minutes.unwrap_or(480);
+        Duration::from_secs(60 * (u64::try_from(minutes).unwrap_or(540) + 10))
+    });
+    let id = started.id.clone();
+    let mut tail = LogTail::default();
+    let build = started;
+    let left = (begun + timeout).saturating_duration_since(tokio::time::Instant::now());
+    let mut pace = Pace::new("the build", left, options.poll_interval);
+    info!(
+        "following build {id} for up to {}",
+        humantime::format_duration(timeout)
+    );
+    let (build, end) = poll_build(aws, build, &mut pace, &mut tail, quiet).await;
     let last_lines = tail.last_lines();
     let report = |build: BuildInfo, verdict: BuildVerdict, lines: Vec<String>| BuildReport {
         project: project.to_owned(),
@@ -506,31 +575,7 @@ async fn follow_build(
     match end {
         Ok(()) => {
             let v = verdict(&build.status, &build.phases);
-            let failure = match &v {
-                BuildVerdict::Succeeded | BuildVerdict::Running => None,
-                BuildVerdict::Failed {
-                    status,
-                    phase,
-                    contexts,
-                } => Some(Error::RolloutFailed(format!(
-                    "build {id} {status}{}{}",
-                    phase
-                        .as_deref()
-                        .map(|p| format!(" in phase {p}"))
-                        .unwrap_or_default(),
-                    contexts
-                        .first()
-                        .map(|c| format!(": {c}"))
-                        .unwrap_or_default()
-                ))),
-                BuildVerdict::TimedOut { phase } => Some(Error::TimedOut(format!(
-                    "build {id} TIMED_OUT{} (the project's build timeout)",
-                    phase
-                        .as_deref()
-                        .map(|p| format!(" in phase {p}"))
-                        .unwrap_or_default()
-                ))),
-            };
+            let failure = failure_of(&id, &v);
             let lines = if failure.is_some() {
                 last_lines
             } else {
@@ -553,21 +598,7 @@ async fn follow_build(
             ))
         }
         Err(End::Cancelled(signal)) => {
-            if options.stop_on_interrupt {
-                // Bounded: a hung endpoint must not hold a cancelled job.
-                match tokio::time::timeout(Duration::from_secs(15), cb::stop(aws, &id)).await {
-                    Ok(Ok(stopped)) => {
-                        warn!("stopped build {id} (--stop-on-interrupt)");
-                        build = stopped;
-                    }
-                    Ok(Err(e)) => warn!("could not stop build {id}: {}", e.chain()),
-                    Err(_) => warn!("could not stop build {id}: StopBuild did not answer in 15s"),
-                }
-            } else {
-                warn!(
-                    "build {id} goes on in CodeBuild (--stop-on-interrupt stops it): `ecs-ship codebuild logs {id}` prints its log"
-                );
-            }
+            let build = cancelled(aws, options, build).await;
             Ok((
                 report(build, BuildVerdict::Running, last_lines),
                 Some(signal.error()),

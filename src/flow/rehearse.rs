@@ -242,17 +242,16 @@ async fn url_ok(client: &reqwest::Client, url: &str) -> bool {
     )
 }
 
-/// The run itself: start, observe, judge. Returns the judgement, when it was reached, and the
-/// container whose logs tell why.
-async fn observe(
+/// Starts the main container, then each other container whose image the engine has, on its
+/// network; the main container's id and the essential others' (name, id).
+async fn start_all(
     engine: &Engine,
-    plan: &RehearsePlan,
     rehearsal: &rehearsal::Plan,
     network: &Network,
     run_id: &str,
     started: &mut Vec<String>,
     skipped: &mut Vec<String>,
-) -> Result<(Judgement, f64, String)> {
+) -> Result<(String, Vec<(String, String)>)> {
     let main_name = format!("ecs-ship-rehearsal-{run_id}-{}", rehearsal.main.name);
     let main_id = run::start(engine, &rehearsal.main, &main_name, network, run_id).await?;
     started.push(main_id.clone());
@@ -276,6 +275,22 @@ async fn observe(
             essentials.push((other.name.clone(), id));
         }
     }
+    Ok((main_id, essentials))
+}
+
+/// The run itself: start, observe, judge. Returns the judgement, when it was reached, and the
+/// container whose logs tell why.
+async fn observe(
+    engine: &Engine,
+    plan: &RehearsePlan,
+    rehearsal: &rehearsal::Plan,
+    network: &Network,
+    run_id: &str,
+    started: &mut Vec<String>,
+    skipped: &mut Vec<String>,
+) -> Result<(Judgement, f64, String)> {
+    let (main_id, essentials) =
+        start_all(engine, rehearsal, network, run_id, started, skipped).await?;
     info!(
         "started `{}` from {} on the {} network; waiting up to {} for it to be healthy",
         rehearsal.main.name,
@@ -359,6 +374,68 @@ async fn observe(
     }
 }
 
+/// The verdict, reason, seconds to healthy, the container to blame and the error, from how
+/// observing ended.
+fn ending(
+    outcome: std::result::Result<Result<(Judgement, f64, String)>, signal::Signal>,
+    main: &str,
+    started: &[String],
+) -> Ending {
+    match outcome {
+        Ok(Ok((Judgement::Healthy, secs, _))) => ("healthy", None, Some(secs), None, None),
+        Ok(Ok((Judgement::Failed(why), _, culprit))) => {
+            let timed_out = why.starts_with("timed out");
+            let error = if timed_out {
+                Error::TimedOut(format!("rehearsal of `{}`: {why}", main))
+            } else {
+                Error::RolloutFailed(format!("rehearsal of `{}` failed: {why}", main))
+            };
+            let verdict = if timed_out { "timed_out" } else { "failed" };
+            (verdict, Some(why), None, Some(culprit), Some(error))
+        }
+        Ok(Ok((Judgement::Waiting, ..))) => unreachable!("observe ends only on a verdict"),
+        Ok(Err(e)) => (
+            "failed",
+            Some(e.to_string()),
+            None,
+            started.first().cloned(),
+            Some(e),
+        ),
+        Err(sig) => {
+            warn!("{}: removing the rehearsal's containers", sig.error());
+            (
+                "interrupted",
+                Some(sig.error().to_string()),
+                None,
+                None,
+                Some(sig.error()),
+            )
+        }
+    }
+}
+
+/// The blamed container's exit code and last log lines.
+async fn culprit_state(engine: &Engine, id: &str) -> (Option<i64>, Vec<String>) {
+    let exit_code = run::state(engine, id).await.ok().and_then(|s| s.exit_code);
+    let lines = match run::tail(engine, id, 20).await {
+        Ok(lines) => lines,
+        Err(e) => {
+            warn!("no log lines: {}", e.chain());
+            Vec::new()
+        }
+    };
+    (exit_code, lines)
+}
+
+/// How a rehearsal ended: verdict, reason, seconds to healthy, the container to blame, the error.
+type Ending = (
+    &'static str,
+    Option<String>,
+    Option<f64>,
+    Option<String>,
+    Option<Error>,
+);
+
 /// Runs the rehearsal. `Err` is a failure before anything was started (a bad input, a build that
 /// failed, an engine that cannot be reached).
 pub async fn rehearse(session: &Session, plan: &RehearsePlan) -> Result<Rehearsed> {
@@ -396,51 +473,12 @@ pub async fn rehearse(session: &Session, plan: &RehearsePlan) -> Result<Rehearse
         r = observe(&engine, plan, &rehearsal, &network, &run_id, &mut started, &mut skipped) => Ok(r),
         s = signal::cancelled() => Err(s),
     };
-    let (verdict, reason, seconds, culprit, failure) = match outcome {
-        Ok(Ok((Judgement::Healthy, secs, _))) => ("healthy", None, Some(secs), None, None),
-        Ok(Ok((Judgement::Failed(why), _, culprit))) => {
-            let timed_out = why.starts_with("timed out");
-            let error = if timed_out {
-                Error::TimedOut(format!("rehearsal of `{}`: {why}", rehearsal.main.name))
-            } else {
-                Error::RolloutFailed(format!(
-                    "rehearsal of `{}` failed: {why}",
-                    rehearsal.main.name
-                ))
-            };
-            let verdict = if timed_out { "timed_out" } else { "failed" };
-            (verdict, Some(why), None, Some(culprit), Some(error))
-        }
-        Ok(Ok((Judgement::Waiting, ..))) => unreachable!("observe ends only on a verdict"),
-        Ok(Err(e)) => (
-            "failed",
-            Some(e.to_string()),
-            None,
-            started.first().cloned(),
-            Some(e),
-        ),
-        Err(sig) => {
-            warn!("{}: removing the rehearsal's containers", sig.error());
-            (
-                "interrupted",
-                Some(sig.error().to_string()),
-                None,
-                None,
-                Some(sig.error()),
-            )
-        }
+    let (verdict, reason, seconds, culprit, failure) =
+        ending(outcome, &rehearsal.main.name, &started);
+    let (exit_code, last_log_lines) = match &culprit {
+        Some(id) => culprit_state(&engine, id).await,
+        None => (None, Vec::new()),
     };
-    let mut exit_code = None;
-    let mut last_log_lines = Vec::new();
-    if let Some(id) = &culprit {
-        if let Ok(state) = run::state(&engine, id).await {
-            exit_code = state.exit_code;
-        }
-        match run::tail(&engine, id, 20).await {
-            Ok(lines) => last_log_lines = lines,
-            Err(e) => warn!("no log lines: {}", e.chain()),
-        }
-    }
     let cleaned_up = clean_up(&engine, &started, &run_id).await;
     Ok(Rehearsed {
         result: RehearsalResult {

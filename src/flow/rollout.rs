@@ -191,6 +191,69 @@ pub async fn wait_current(
     wait_services(aws, cluster, &expectations, &settings).await
 }
 
+/// How the wait loop ended, as a verdict kind, the error it ends the command with, the last
+/// snapshots, and the services that decided it (with why).
+type Ended = (
+    WaitEnd,
+    Option<Error>,
+    Vec<rollout::ServiceSnapshot>,
+    Vec<(String, String)>,
+);
+
+/// `Ended` from the loop's outcome.
+fn ended(
+    outcome: Outcome,
+    names: &[String],
+    settings: &WaitSettings,
+    signal: Option<crate::signal::Signal>,
+) -> Ended {
+    match outcome {
+        Outcome::Stable { services } => (WaitEnd::Stable, None, services, Vec::new()),
+        Outcome::Failed {
+            service,
+            reason,
+            services,
+        } => (
+            WaitEnd::Failed,
+            Some(Error::RolloutFailed(format!("{service}: {reason}"))),
+            services,
+            vec![(service, reason)],
+        ),
+        Outcome::TimedOut {
+            waiting_for,
+            services,
+            last_error,
+        } => {
+            let what = waiting_for
+                .iter()
+                .map(|(s, why)| format!("{s} ({why})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let what = match (what.is_empty(), &last_error) {
+                (true, Some(e)) => format!("{}: {e}", names.join(", ")),
+                (false, Some(e)) => format!("{what}; then {e}"),
+                (_, None) => what,
+            };
+            let message = format!(
+                "timed out after {} waiting for {what}",
+                humantime::format_duration(whole_seconds(settings.timeout))
+            );
+            (
+                WaitEnd::TimedOut,
+                Some(Error::TimedOut(message)),
+                services,
+                waiting_for,
+            )
+        }
+        Outcome::Interrupted { services } => (
+            WaitEnd::Interrupted,
+            Some(signal.unwrap_or(crate::signal::Signal::Interrupt).error()),
+            services,
+            Vec::new(),
+        ),
+    }
+}
+
 /// Waits for each (service, expectation) and reports; prints only progress. `Err` is a failure to
 /// wait at all (an API call that failed), not a failed rollout.
 pub async fn wait_services(
@@ -232,58 +295,8 @@ pub async fn wait_services(
         )
         .await;
     crate::output::group_end();
-    let outcome = outcome?;
-    let (end, error, services, failing) = match outcome {
-        Outcome::Stable { services } => (WaitEnd::Stable, None, services, Vec::new()),
-        Outcome::Failed {
-            service,
-            reason,
-            services,
-        } => (
-            WaitEnd::Failed,
-            Some(Error::RolloutFailed(format!("{service}: {reason}"))),
-            services,
-            vec![(service, reason)],
-        ),
-        Outcome::TimedOut {
-            waiting_for,
-            services,
-            last_error,
-        } => {
-            let what = waiting_for
-                .iter()
-                .map(|(s, why)| format!("{s} ({why})"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let what = match (what.is_empty(), &last_error) {
-                (true, Some(e)) => format!("{}: {e}", names.join(", ")),
-                (false, Some(e)) => format!("{what}; then {e}"),
-                (_, None) => what,
-            };
-            let message = format!(
-                "timed out after {} waiting for {what}",
-                humantime::format_duration(whole_seconds(settings.timeout))
-            );
-            (
-                WaitEnd::TimedOut,
-                Some(Error::TimedOut(message)),
-                services,
-                waiting_for,
-            )
-        }
-        Outcome::Interrupted { services } => (
-            WaitEnd::Interrupted,
-            Some(
-                received
-                    .get()
-                    .copied()
-                    .unwrap_or(crate::signal::Signal::Interrupt)
-                    .error(),
-            ),
-            services,
-            Vec::new(),
-        ),
-    };
+    let signal = received.get().copied();
+    let (end, error, services, failing) = ended(outcome?, &names, settings, signal);
     let retried = waiter.retried.load(std::sync::atomic::Ordering::Relaxed);
     if retried > 0 {
         warn!("{retried} polls failed or were throttled and were tried again");

@@ -157,6 +157,92 @@ pub async fn target_groups(aws: &Aws, arns: &[String]) -> (Vec<TargetGroupHealth
     (groups, warnings)
 }
 
+/// One service's status: its revision and the family's latest, each container's image and log
+/// group, recent ECR images, target health; what cannot be read is a warning.
+async fn service_status(
+    aws: &Aws,
+    cluster: &str,
+    info: aws::ecs::ServiceInfo,
+    snapshot: crate::core::rollout::ServiceSnapshot,
+) -> ServiceStatus {
+    let mut warnings = Vec::new();
+    let (document, digests, (target_groups, tg_warnings)) = tokio::join!(
+        aws::ecs::describe_task_definition(aws, &info.task_definition),
+        aws::ecs::running_digests(aws, cluster, &info.service),
+        target_groups(aws, &info.target_groups),
+    );
+    warnings.extend(tg_warnings);
+    let digests = digests.unwrap_or_else(|e| {
+        warnings.push(format!("running tasks: {e}"));
+        Vec::new()
+    });
+    let mut containers = Vec::new();
+    let mut latest_revision = None;
+    let mut repositories: Vec<RepositoryImages> = Vec::new();
+    match document {
+        Ok(described) => {
+            let doc = &described.document;
+            for name in container_names(doc) {
+                let image = container_image(doc, &name);
+                let task_digest = digests
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, d)| d.as_str());
+                containers.push(ContainerImage {
+                    digest: running_digest(&image, task_digest),
+                    awslogs: logs::awslogs_target(doc, &name),
+                    container: name,
+                    image,
+                });
+            }
+            let family = doc
+                .get("family")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match aws::ecs::find_task_definition(aws, family).await {
+                Ok(latest) => latest_revision = latest.map(|l| l.arn),
+                Err(e) => warnings.push(format!("latest revision of `{family}`: {e}")),
+            }
+            for c in &containers {
+                let Some(repo) = ImageRef::parse(&c.image).ok().and_then(|r| r.ecr()) else {
+                    continue;
+                };
+                let name = format!(
+                    "{}.dkr.ecr.{}.amazonaws.com/{}",
+                    repo.registry_id, repo.region, repo.name
+                );
+                if repositories.iter().any(|r| r.repository == name) {
+                    continue;
+                }
+                match aws::ecr::recent_images(aws, &repo, 5).await {
+                    Ok(images) => repositories.push(RepositoryImages {
+                        repository: name,
+                        images,
+                    }),
+                    Err(e) => warnings.push(e.to_string()),
+                }
+            }
+        }
+        Err(e) => warnings.push(format!("revision {}: {e}", info.task_definition)),
+    }
+    ServiceStatus {
+        service: info.service,
+        status: info.status,
+        desired: info.desired_count,
+        running: info.running_count,
+        pending: info.pending_count,
+        launch_type: info.launch_type,
+        task_definition: info.task_definition,
+        latest_revision,
+        deployments: snapshot.deployments,
+        events: snapshot.events.into_iter().take(5).collect(),
+        containers,
+        repositories,
+        target_groups,
+        warnings,
+    }
+}
+
 /// Reads the status of each service (read-only); the error names the services not found, once
 /// the report shows the others.
 pub async fn status(
@@ -168,82 +254,7 @@ pub async fn status(
     let described = aws::ecs::describe_services_found(aws, cluster, services).await?;
     let mut out = Vec::new();
     for (info, snapshot) in described.found {
-        let mut warnings = Vec::new();
-        let (document, digests, (target_groups, tg_warnings)) = tokio::join!(
-            aws::ecs::describe_task_definition(aws, &info.task_definition),
-            aws::ecs::running_digests(aws, cluster, &info.service),
-            target_groups(aws, &info.target_groups),
-        );
-        warnings.extend(tg_warnings);
-        let digests = digests.unwrap_or_else(|e| {
-            warnings.push(format!("running tasks: {e}"));
-            Vec::new()
-        });
-        let mut containers = Vec::new();
-        let mut latest_revision = None;
-        let mut repositories: Vec<RepositoryImages> = Vec::new();
-        match document {
-            Ok(described) => {
-                let doc = &described.document;
-                for name in container_names(doc) {
-                    let image = container_image(doc, &name);
-                    let task_digest = digests
-                        .iter()
-                        .find(|(n, _)| *n == name)
-                        .map(|(_, d)| d.as_str());
-                    containers.push(ContainerImage {
-                        digest: running_digest(&image, task_digest),
-                        awslogs: logs::awslogs_target(doc, &name),
-                        container: name,
-                        image,
-                    });
-                }
-                let family = doc
-                    .get("family")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                match aws::ecs::find_task_definition(aws, family).await {
-                    Ok(latest) => latest_revision = latest.map(|l| l.arn),
-                    Err(e) => warnings.push(format!("latest revision of `{family}`: {e}")),
-                }
-                for c in &containers {
-                    let Some(repo) = ImageRef::parse(&c.image).ok().and_then(|r| r.ecr()) else {
-                        continue;
-                    };
-                    let name = format!(
-                        "{}.dkr.ecr.{}.amazonaws.com/{}",
-                        repo.registry_id, repo.region, repo.name
-                    );
-                    if repositories.iter().any(|r| r.repository == name) {
-                        continue;
-                    }
-                    match aws::ecr::recent_images(aws, &repo, 5).await {
-                        Ok(images) => repositories.push(RepositoryImages {
-                            repository: name,
-                            images,
-                        }),
-                        Err(e) => warnings.push(e.to_string()),
-                    }
-                }
-            }
-            Err(e) => warnings.push(format!("revision {}: {e}", info.task_definition)),
-        }
-        out.push(ServiceStatus {
-            service: info.service,
-            status: info.status,
-            desired: info.desired_count,
-            running: info.running_count,
-            pending: info.pending_count,
-            launch_type: info.launch_type,
-            task_definition: info.task_definition,
-            latest_revision,
-            deployments: snapshot.deployments,
-            events: snapshot.events.into_iter().take(5).collect(),
-            containers,
-            repositories,
-            target_groups,
-            warnings,
-        });
+        out.push(service_status(aws, cluster, info, snapshot).await);
     }
     let failure = (!described.missing.is_empty()).then(|| {
         let names: Vec<&str> = described

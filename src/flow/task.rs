@@ -289,6 +289,132 @@ async fn start_task(session: &Session, aws: &Aws, plan: &RunPlan) -> Result<Star
     })
 }
 
+/// Polls the task until it stops (or the pace ends it: deadline, signal, a failed poll),
+/// streaming its container's log lines as progress.
+async fn follow(
+    session: &Session,
+    aws: &Aws,
+    plan: &RunPlan,
+    mut task: TaskSnapshot,
+    essential: &[String],
+    tail: &mut LogTail,
+    deadline: Instant,
+) -> (TaskSnapshot, std::result::Result<(), End>) {
+    let arn = task.arn.clone();
+    let mut pace = Pace::new(
+        "the task",
+        deadline.saturating_duration_since(Instant::now()),
+        plan.poll_interval,
+    );
+    // The task's log is progress: -q keeps it for the failure report only.
+    let quiet = session.quiet;
+    let emit = |line: &str| {
+        if !quiet {
+            eprintln!("{}", crate::output::safe(&crate::redact::apply(line)));
+        }
+    };
+    group_start(&format!("task {}", task.id()));
+    let end = loop {
+        let mut changed = false;
+        match pace
+            .poll(tasks::describe_task(aws, &plan.cluster, &arn))
+            .await
+        {
+            Polled::End(end) => break Err(end),
+            Polled::Retry => {}
+            Polled::Value(now) => {
+                if now.last_status != task.last_status {
+                    info!("task {}: {}", now.id(), now.last_status);
+                    changed = true;
+                }
+                task = mark(now, essential);
+                let before = tail.seen();
+                tail.drain(aws, emit).await;
+                changed |= tail.seen() != before;
+                if verdict(&task) != TaskVerdict::Running {
+                    // The container's last lines may reach CloudWatch a moment after it stops.
+                    if tail.is_set() {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        tail.drain(aws, emit).await;
+                    }
+                    break Ok(());
+                }
+            }
+        }
+        if let Err(end) = pace.pause(changed).await {
+            break Err(end);
+        }
+    };
+    group_end();
+    (task, end)
+}
+
+/// The error the task's end gives the command: its verdict, or a timeout (the task stopped unless
+/// --keep-on-timeout), or the signal (the task stopped).
+async fn failure_of(
+    aws: &Aws,
+    plan: &RunPlan,
+    task: &TaskSnapshot,
+    v: &TaskVerdict,
+    end: &std::result::Result<(), End>,
+) -> Option<Error> {
+    match end {
+        Ok(()) => match v {
+            TaskVerdict::Succeeded | TaskVerdict::Running => None,
+            other => Some(Error::RolloutFailed(format!(
+                "task {} failed: {}",
+                task.id(),
+                other.describe()
+            ))),
+        },
+        Err(End::OutOfTime { last_error }) => {
+            let what = if plan.keep_on_timeout {
+                "it is left running (--keep-on-timeout)"
+            } else if stop(aws, &plan.cluster, &task.arn, "ecs-ship run: timed out").await {
+                "it was stopped"
+            } else {
+                "stopping it failed: stop it with `aws ecs stop-task`"
+            };
+            Some(Error::TimedOut(format!(
+                "task {} did not stop within {}{}; {what}",
+                task.id(),
+                humantime::format_duration(plan.timeout),
+                last_error
+                    .as_ref()
+                    .map(|e| format!(" (the last polls failed: {e})"))
+                    .unwrap_or_default()
+            )))
+        }
+        Err(End::Cancelled(signal)) => {
+            if stop(aws, &plan.cluster, &task.arn, "ecs-ship run: cancelled").await {
+                warn!("stopped task {}", task.id());
+            }
+            Some(signal.error())
+        }
+        Err(End::Failed(_)) => None,
+    }
+}
+
+/// StopTask, within 15 s; whether it worked (a failure is a warning).
+async fn stop(aws: &Aws, cluster: &str, arn: &str, why: &'static str) -> bool {
+    match tokio::time::timeout(
+        Duration::from_secs(15),
+        tasks::stop_task(aws, cluster, arn, why),
+    )
+    .await
+    {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            warn!("could not stop task {arn}: {}", e.chain());
+            false
+        }
+        Err(_) => {
+            warn!("could not stop task {arn}: StopTask did not answer in 15s");
+            false
+        }
+    }
+}
+
 /// Runs the task and follows it to its end. `Ok` carries the report and, when the task did not
 /// pass, the error that sets the exit code.
 pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option<Error>)> {
@@ -329,109 +455,18 @@ pub async fn run(session: &Session, plan: &RunPlan) -> Result<(RunReport, Option
             LogTail::default()
         }
     };
-    let mut pace = Pace::new(
-        "the task",
-        deadline.saturating_duration_since(Instant::now()),
-        plan.poll_interval,
-    );
-    let mut task = mark(started, &essential);
-    // The task's log is progress: -q keeps it for the failure report only.
-    let quiet = session.quiet;
-    let emit = |line: &str| {
-        if !quiet {
-            eprintln!("{}", crate::redact::apply(line));
-        }
-    };
-    group_start(&format!("task {}", task.id()));
-    let end = loop {
-        let mut changed = false;
-        match pace
-            .poll(tasks::describe_task(aws, &plan.cluster, &arn))
-            .await
-        {
-            Polled::End(end) => break Err(end),
-            Polled::Retry => {}
-            Polled::Value(now) => {
-                if now.last_status != task.last_status {
-                    info!("task {}: {}", now.id(), now.last_status);
-                    changed = true;
-                }
-                task = mark(now, &essential);
-                let before = tail.seen();
-                tail.drain(aws, emit).await;
-                changed |= tail.seen() != before;
-                if verdict(&task) != TaskVerdict::Running {
-                    // The container's last lines may reach CloudWatch a moment after it stops.
-                    if tail.is_set() {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        tail.drain(aws, emit).await;
-                    }
-                    break Ok(());
-                }
-            }
-        }
-        if let Err(end) = pace.pause(changed).await {
-            break Err(end);
-        }
-    };
-    group_end();
-    let stop = |why: &'static str| {
-        let arn = arn.clone();
-        async move {
-            match tokio::time::timeout(
-                Duration::from_secs(15),
-                tasks::stop_task(aws, &plan.cluster, &arn, why),
-            )
-            .await
-            {
-                Ok(Ok(())) => true,
-                Ok(Err(e)) => {
-                    warn!("could not stop task {arn}: {}", e.chain());
-                    false
-                }
-                Err(_) => {
-                    warn!("could not stop task {arn}: StopTask did not answer in 15s");
-                    false
-                }
-            }
-        }
-    };
+    let (task, end) = follow(
+        session,
+        aws,
+        plan,
+        mark(started, &essential),
+        &essential,
+        &mut tail,
+        deadline,
+    )
+    .await;
     let v = verdict(&task);
-    let failure = match &end {
-        Ok(()) => match &v {
-            TaskVerdict::Succeeded | TaskVerdict::Running => None,
-            other => Some(Error::RolloutFailed(format!(
-                "task {} failed: {}",
-                task.id(),
-                other.describe()
-            ))),
-        },
-        Err(End::OutOfTime { last_error }) => {
-            let what = if plan.keep_on_timeout {
-                "it is left running (--keep-on-timeout)"
-            } else if stop("ecs-ship run: timed out").await {
-                "it was stopped"
-            } else {
-                "stopping it failed: stop it with `aws ecs stop-task`"
-            };
-            Some(Error::TimedOut(format!(
-                "task {} did not stop within {}{}; {what}",
-                task.id(),
-                humantime::format_duration(plan.timeout),
-                last_error
-                    .as_ref()
-                    .map(|e| format!(" (the last polls failed: {e})"))
-                    .unwrap_or_default()
-            )))
-        }
-        Err(End::Cancelled(signal)) => {
-            if stop("ecs-ship run: cancelled").await {
-                warn!("stopped task {}", task.id());
-            }
-            Some(signal.error())
-        }
-        Err(End::Failed(_)) => None,
-    };
+    let failure = failure_of(aws, plan, &task, &v, &end).await;
     if let Err(End::Failed(e)) = end {
         return Err(e);
     }

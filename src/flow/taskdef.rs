@@ -202,6 +202,49 @@ pub async fn prepare(session: &Session, source: &Source, changes: &Changes) -> R
     prepare_loaded(session, loaded, changes).await
 }
 
+/// The variables of each `--env-from-file`, in order, for the containers they name.
+fn env_files(files: &[Targeted<PathBuf>]) -> Result<Vec<Targeted<(String, String)>>> {
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file.value).map_err(|e| {
+            Error::input_with(
+                format!("cannot read --env-from-file `{}`", file.value.display()),
+                e,
+            )
+        })?;
+        let pairs = overrides::parse_dotenv(&text).map_err(|e| {
+            Error::input_with(
+                format!("--env-from-file `{}`: {e}", file.value.display()),
+                e,
+            )
+        })?;
+        out.extend(pairs.into_iter().map(|value| Targeted {
+            container: file.container.clone(),
+            value,
+        }));
+    }
+    Ok(out)
+}
+
+/// One warning per member the model lacks that is passed through.
+fn warn_carried(carried: &[Carried]) {
+    for c in carried {
+        match c.kind {
+            CarriedKind::Key => warn!(
+                "`{}` is not in this ecs-ship's ECS model ({}): passed through, and checked against what ECS keeps",
+                c.path,
+                carry::MODEL
+            ),
+            CarriedKind::EnumValue => warn!(
+                "value {} at `{}` is not in this ecs-ship's ECS model ({}): passed through, and checked against what ECS keeps",
+                c.value,
+                c.path,
+                carry::MODEL
+            ),
+        }
+    }
+}
+
 /// Applies `changes` to a document already loaded.
 pub async fn prepare_loaded(
     session: &Session,
@@ -240,25 +283,7 @@ pub async fn prepare_loaded(
     );
     if !changes.overrides.is_empty() || !changes.env_files.is_empty() {
         let mut overrides = changes.overrides.clone();
-        let mut from_files = Vec::new();
-        for file in &changes.env_files {
-            let text = std::fs::read_to_string(&file.value).map_err(|e| {
-                Error::input_with(
-                    format!("cannot read --env-from-file `{}`", file.value.display()),
-                    e,
-                )
-            })?;
-            let pairs = overrides::parse_dotenv(&text).map_err(|e| {
-                Error::input_with(
-                    format!("--env-from-file `{}`: {e}", file.value.display()),
-                    e,
-                )
-            })?;
-            from_files.extend(pairs.into_iter().map(|value| Targeted {
-                container: file.container.clone(),
-                value,
-            }));
-        }
+        let mut from_files = env_files(&changes.env_files)?;
         from_files.append(&mut overrides.env);
         overrides.env = from_files;
         all_changes.extend(
@@ -281,21 +306,7 @@ pub async fn prepare_loaded(
     let checked =
         taskdef::check_with(&document, options(true)).map_err(|e| bad_document(&label, e))?;
     taskdef::check_size(&checked).map_err(|e| bad_document(&label, e))?;
-    for c in &checked.carried {
-        match c.kind {
-            CarriedKind::Key => warn!(
-                "`{}` is not in this ecs-ship's ECS model ({}): passed through, and checked against what ECS keeps",
-                c.path,
-                carry::MODEL
-            ),
-            CarriedKind::EnumValue => warn!(
-                "value {} at `{}` is not in this ecs-ship's ECS model ({}): passed through, and checked against what ECS keeps",
-                c.value,
-                c.path,
-                carry::MODEL
-            ),
-        }
-    }
+    warn_carried(&checked.carried);
 
     for change in &all_changes {
         info!("change: {change}");
