@@ -56,7 +56,6 @@ pub struct Manifest {
     pub bytes: Vec<u8>,
     /// sha256 of `bytes`, checked against the registry's Docker-Content-Digest.
     pub digest: String,
-    pub media_type: Option<String>,
 }
 
 fn client() -> Result<reqwest::Client> {
@@ -187,11 +186,6 @@ pub async fn fetch_manifest(
         .get("Docker-Content-Digest")
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned);
-    let media_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned);
     let bytes = response
         .bytes()
         .await
@@ -210,11 +204,7 @@ pub async fn fetch_manifest(
             "{what}: the manifest bytes hash to {digest}, not the requested digest"
         )));
     }
-    Ok(Manifest {
-        bytes,
-        digest,
-        media_type,
-    })
+    Ok(Manifest { bytes, digest })
 }
 
 #[cfg(test)]

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::aws::codebuild::StartOptions;
 use crate::cli::shared::{non_empty, parse_key_value, parse_poll_interval};
 use crate::error::Result;
 use crate::flow::Session;
+use crate::flow::codebuild::StartOptions;
 use crate::flow::codebuild::{self, CheckPlan, FollowOptions};
 use crate::output::Output;
 

@@ -1,19 +1,14 @@
 //! `ecs-ship taskdef render|register|diff|prune`: a task definition from the service's running revision,
 //! a family, an ARN or a file; cleaned, image swapped and pinned, logs guaranteed, nothing lost.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Subcommand};
-use serde::Serialize;
-use tracing::info;
 
 use crate::cli::shared::{ChangeArgs, RegisterFlags, SourceArgs};
-use crate::core::logs::KeptDriver;
-use crate::core::taskdef::{self, Change, TaskDef};
 use crate::error::Result;
 use crate::flow::{self, Session};
-use crate::fsutil::write_atomic;
-use crate::output::{Output, to_json_pretty};
+use crate::output::Output;
 
 #[derive(Debug, Subcommand)]
 pub enum TaskdefCommand {
@@ -138,40 +133,13 @@ pub async fn run(session: &Session, cmd: TaskdefCommand, out: Output) -> Result<
     }
 }
 
-#[derive(Serialize)]
-struct Rendered<'a> {
-    schema: u32,
-    task_definition: &'a TaskDef,
-    changes: &'a [Change],
-    kept_log_drivers: &'a [KeptDriver],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    out: Option<&'a Path>,
-}
-
 async fn render(session: &Session, args: &RenderArgs, out: Output) -> Result<()> {
-    let prepared =
-        flow::taskdef::prepare(session, &args.source.source(), &args.changes.changes()).await?;
-    let text = taskdef::render(&prepared.document);
-    if let Some(path) = &args.out {
-        write_atomic(path, text.as_bytes())?;
-        info!("wrote {}", path.display());
-    }
-    match (out.is_json(), &args.out) {
-        (false, None) => {
-            print!("{text}");
-            Ok(())
-        }
-        (false, Some(_)) => Ok(()),
-        (true, path) => {
-            let rendered = Rendered {
-                schema: crate::output::SCHEMA,
-                task_definition: &prepared.document,
-                changes: &prepared.changes,
-                kept_log_drivers: &prepared.kept_drivers,
-                out: path.as_deref(),
-            };
-            println!("{}", to_json_pretty(&rendered)?);
-            Ok(())
-        }
-    }
+    let rendered = flow::taskdef::render_to(
+        session,
+        &args.source.source(),
+        &args.changes.changes(),
+        args.out.as_deref(),
+    )
+    .await?;
+    out.result(&rendered)
 }

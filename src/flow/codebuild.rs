@@ -13,7 +13,8 @@ use super::Session;
 use super::deploy::within;
 use super::logtail::LogTail;
 use super::pace::{End, Pace, Polled};
-use crate::aws::codebuild::{self as cb, BuildInfo, Project, StartOptions};
+pub use crate::aws::codebuild::StartOptions;
+use crate::aws::codebuild::{self as cb, BuildInfo, Project};
 use crate::aws::{Aws, logs};
 use crate::core::codebuild::{
     BuildVerdict, BuildspecSource, Finding, ProjectFacts, Severity, check as findings_for,

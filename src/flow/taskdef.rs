@@ -593,6 +593,53 @@ fn revision_of(arn: &str) -> Option<i32> {
     arn.rsplit_once(':').and_then(|(_, rev)| rev.parse().ok())
 }
 
+/// `taskdef render`: the document with the changes applied, written to `out` when given.
+#[derive(Debug, Serialize)]
+pub struct Rendered {
+    pub task_definition: TaskDef,
+    pub changes: Vec<Change>,
+    pub kept_log_drivers: Vec<KeptDriver>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out: Option<PathBuf>,
+    /// The rendered text, as registered and as `--out` holds it.
+    #[serde(skip)]
+    pub text: String,
+}
+
+/// As text the rendered document itself - unless it went to `--out`.
+impl fmt::Display for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.out {
+            Some(_) => Ok(()),
+            None => f.write_str(&self.text),
+        }
+    }
+}
+
+impl crate::output::Report for Rendered {}
+
+/// Prepares `source` with `changes` and renders it, written atomically to `out` when given.
+pub async fn render_to(
+    session: &Session,
+    source: &Source,
+    changes: &Changes,
+    out: Option<&Path>,
+) -> Result<Rendered> {
+    let prepared = prepare(session, source, changes).await?;
+    let text = taskdef::render(&prepared.document);
+    if let Some(path) = out {
+        crate::fsutil::write_atomic(path, text.as_bytes())?;
+        info!("wrote {}", path.display());
+    }
+    Ok(Rendered {
+        task_definition: prepared.document,
+        changes: prepared.changes,
+        kept_log_drivers: prepared.kept_drivers,
+        out: out.map(Path::to_path_buf),
+        text,
+    })
+}
+
 /// The result of comparing two task definitions.
 #[derive(Debug, Serialize)]
 pub struct DiffResult {
