@@ -264,7 +264,6 @@ mod tests {
             ("doctor --no-docker --no-aws", Err(ArgumentConflict)),
             ("doctor --max-attempts 0", Err(ValueValidation)),
             ("nonsense", Err(InvalidSubcommand)),
-            ("", Err(DisplayHelpOnMissingArgumentOrSubcommand)),
             ("taskdef render --file td.json", Ok(())),
             ("codebuild check --project p", Ok(())),
             ("codebuild check", Err(MissingRequiredArgument)),
@@ -429,5 +428,17 @@ mod tests {
                 assert_eq!(code, 2, "ecs-ship {line}");
             }
         }
+        // No subcommand: clap shows the help, or (when a global flag came from the
+        // environment, as AWS_REGION does in CI) says the subcommand is missing. Both exit 2.
+        let got = Cli::try_parse_from(["ecs-ship"])
+            .map(drop)
+            .map_err(|e| e.kind());
+        assert!(
+            matches!(
+                got,
+                Err(DisplayHelpOnMissingArgumentOrSubcommand | MissingSubcommand)
+            ),
+            "ecs-ship with no subcommand: {got:?}"
+        );
     }
 }
