@@ -244,7 +244,7 @@ mod tests {
         assert!(seen >= 6, "found {seen} ecs-ship command lines");
     }
 
-    /// A table of command lines and the exit code clap gives them (0 = parses).
+    /// A table of command lines and what clap makes of them: parsed, or the kind of usage error.
     #[test]
     fn command_lines_parse_or_fail_as_documented() {
         use clap::error::ErrorKind::*;
