@@ -34,12 +34,81 @@ pub enum BuildLine<'a> {
 
 /// Builds with the classic builder (BuildKit through bollard is not reliable: bollard #520, #280)
 /// and tags the image with every reference. `progress` receives each output line.
+///
+/// When `cancel` resolves first (a signal), or the engine goes quiet past `idle_timeout`, the build
+/// stream is dropped and the step's container removed here: the engine cancels a build whose
+/// client went away, but only once it notices the closed connection, which a loaded engine may
+/// not do before our process has exited.
 pub async fn build(
     engine: &Engine,
     plan: ContextPlan,
     spec: &BuildSpec,
     idle_timeout: std::time::Duration,
+    cancel: impl std::future::Future<Output = Error>,
     mut progress: impl FnMut(BuildLine<'_>),
+) -> Result<String> {
+    let mut running = None;
+    let built = stream_build(
+        engine,
+        plan,
+        spec,
+        idle_timeout,
+        cancel,
+        &mut running,
+        &mut progress,
+    )
+    .await;
+    if built.is_err()
+        && let Some(id) = running
+    {
+        remove_step_container(engine, &id).await;
+    }
+    let image_id = built?;
+    tag(engine, &image_id, spec).await?;
+    Ok(image_id)
+}
+
+/// The id in ` ---> Running in 0123abcd`: the container of the step in progress.
+fn step_container(line: &str) -> Option<&str> {
+    line.trim().strip_prefix("---> Running in ").map(str::trim)
+}
+
+/// Removes a cancelled step's container, bounded so a stuck engine cannot hold the exit.
+async fn remove_step_container(engine: &Engine, id: &str) {
+    let options = bollard::query_parameters::RemoveContainerOptions {
+        force: true,
+        v: true,
+        ..Default::default()
+    };
+    let removed = tokio::time::timeout(
+        std::time::Duration::from_secs(15),
+        engine.docker.remove_container(id, Some(options)),
+    )
+    .await;
+    match removed {
+        // 404: gone already; 409: the engine is removing it itself.
+        Ok(Ok(()))
+        | Ok(Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404 | 409,
+            ..
+        })) => tracing::debug!("the build step's container {id} is removed"),
+        Ok(Err(e)) => tracing::warn!(
+            "failed to remove the build step's container {id} ({e}): remove it with `docker rm -f {id}`"
+        ),
+        Err(_) => tracing::warn!(
+            "the engine did not remove the build step's container {id} in 15s: remove it with `docker rm -f {id}`"
+        ),
+    }
+}
+
+async fn stream_build(
+    engine: &Engine,
+    plan: ContextPlan,
+    spec: &BuildSpec,
+    idle_timeout: std::time::Duration,
+    cancel: impl std::future::Future<Output = Error>,
+    running: &mut Option<String>,
+    progress: &mut impl FnMut(BuildLine<'_>),
 ) -> Result<String> {
     let options = BuildImageOptions {
         dockerfile: plan.dockerfile_in_tar.clone(),
@@ -63,9 +132,14 @@ pub async fn build(
         .build_image(options, None, Some(bollard::body_try_stream(body)));
     let mut image_id = None;
     let mut last_step = String::new();
+    tokio::pin!(cancel);
     loop {
         // Dropping the stream closes the connection, and the engine cancels the build.
-        let Ok(next) = tokio::time::timeout(idle_timeout, stream.next()).await else {
+        let next = tokio::select! {
+            next = tokio::time::timeout(idle_timeout, stream.next()) => next,
+            e = &mut cancel => return Err(e),
+        };
+        let Ok(next) = next else {
             let at = if last_step.is_empty() {
                 String::new()
             } else {
@@ -86,8 +160,12 @@ pub async fn build(
                     for line in text.lines().filter(|l| !l.trim().is_empty()) {
                         if line.starts_with("Step ") {
                             last_step = line.to_owned();
+                            *running = None;
                             progress(BuildLine::Step(line));
                         } else {
+                            if let Some(id) = step_container(line) {
+                                *running = Some(id.to_owned());
+                            }
                             progress(BuildLine::Output(line));
                         }
                     }
@@ -100,6 +178,8 @@ pub async fn build(
                 }
             }
             Err(bollard::errors::Error::DockerStreamError { error }) => {
+                // The engine ended the step itself and removes its container (forcerm).
+                *running = None;
                 let at = if last_step.is_empty() {
                     String::new()
                 } else {
@@ -115,6 +195,7 @@ pub async fn build(
                 message,
             }) => {
                 // Refused before any step ran: a bad Dockerfile name, a bad parameter, a bad context.
+                *running = None;
                 return Err(Error::remote(format!(
                     "the engine refused the build ({status_code}): {}",
                     message.trim()
@@ -136,8 +217,11 @@ pub async fn build(
         stats.files,
         stats.bytes
     );
-    let image_id = image_id
-        .ok_or_else(|| Error::remote("the engine finished the build without naming the image"))?;
+    image_id.ok_or_else(|| Error::remote("the engine finished the build without naming the image"))
+}
+
+/// Tags the built image with every reference after the first (the build applied that one).
+async fn tag(engine: &Engine, image_id: &str, spec: &BuildSpec) -> Result<()> {
     for reference in spec.references.iter().skip(1) {
         let (repo, tag) = reference
             .rsplit_once(':')
@@ -145,7 +229,7 @@ pub async fn build(
         engine
             .docker
             .tag_image(
-                &image_id,
+                image_id,
                 Some(TagImageOptions {
                     repo: Some(repo.to_owned()),
                     tag: Some(tag.to_owned()),
@@ -156,5 +240,23 @@ pub async fn build(
                 Error::remote_with(format!("failed to tag {image_id} as {reference}"), e)
             })?;
     }
-    Ok(image_id)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::step_container;
+
+    #[test]
+    fn the_step_container_is_read_from_the_running_in_line() {
+        for (line, want) in [
+            (" ---> Running in 0123abcd", Some("0123abcd")),
+            ("---> Running in 0123abcd  ", Some("0123abcd")),
+            (" ---> 0123abcd", None),
+            ("Running in 0123abcd", None),
+            ("echo ---> Running in x", None),
+        ] {
+            assert_eq!(step_container(line), want, "{line:?}");
+        }
+    }
 }

@@ -246,24 +246,28 @@ pub async fn build(
     );
     crate::output::group_start(&format!("build {}", resolved.spec.references.join(", ")));
     let mut progress = Progress::stderr(session.quiet);
-    // A cancelled job (SIGINT/SIGTERM) drops the build stream: the engine cancels the build and
-    // removes its intermediate containers (forcerm); nothing is recorded.
-    let built = tokio::select! {
-        r = crate::docker::build::build(
-            &engine,
-            resolved.plan,
-            &resolved.spec,
-            session.idle_timeout,
-            |line| match line {
-                BuildLine::Step(l) => progress.line(l),
-                BuildLine::Output(l) => progress.detail(l),
-            },
-        ) => r,
-        s = crate::signal::cancelled() => {
-            warn!("{}: the build is cancelled; nothing was recorded", s.error());
-            Err(s.error())
-        }
+    // A cancelled job (SIGINT/SIGTERM) ends the build: the step's container is removed and
+    // nothing is recorded.
+    let cancel = async {
+        let s = crate::signal::cancelled().await;
+        warn!(
+            "{}: the build is cancelled; nothing was recorded",
+            s.error()
+        );
+        s.error()
     };
+    let built = crate::docker::build::build(
+        &engine,
+        resolved.plan,
+        &resolved.spec,
+        session.idle_timeout,
+        cancel,
+        |line| match line {
+            BuildLine::Step(l) => progress.line(l),
+            BuildLine::Output(l) => progress.detail(l),
+        },
+    )
+    .await;
     let image_id = built.inspect_err(|_| {
         progress.failed();
         crate::output::group_end();
