@@ -35,10 +35,10 @@ pub enum BuildLine<'a> {
 /// Builds with the classic builder (BuildKit through bollard is not reliable: bollard #520, #280)
 /// and tags the image with every reference. `progress` receives each output line.
 ///
-/// When `cancel` resolves first (a signal), or the engine goes quiet past `idle_timeout`, the build
-/// stream is dropped and the step's container removed here: the engine cancels a build whose
-/// client went away, but only once it notices the closed connection, which a loaded engine may
-/// not do before our process has exited.
+/// When `cancel` resolves first (a signal), the engine goes quiet past `idle_timeout` or the stream
+/// breaks, the build is abandoned and its step's container removed here: the engine cancels a build
+/// whose client went away, but only once it notices the closed connection, which a loaded engine
+/// may not do before our process has exited.
 pub async fn build(
     engine: &Engine,
     plan: ContextPlan,
@@ -46,69 +46,6 @@ pub async fn build(
     idle_timeout: std::time::Duration,
     cancel: impl std::future::Future<Output = Error>,
     mut progress: impl FnMut(BuildLine<'_>),
-) -> Result<String> {
-    let mut running = None;
-    let built = stream_build(
-        engine,
-        plan,
-        spec,
-        idle_timeout,
-        cancel,
-        &mut running,
-        &mut progress,
-    )
-    .await;
-    if built.is_err()
-        && let Some(id) = running
-    {
-        remove_step_container(engine, &id).await;
-    }
-    let image_id = built?;
-    tag(engine, &image_id, spec).await?;
-    Ok(image_id)
-}
-
-/// The id in ` ---> Running in 0123abcd`: the container of the step in progress.
-fn step_container(line: &str) -> Option<&str> {
-    line.trim().strip_prefix("---> Running in ").map(str::trim)
-}
-
-/// Removes a cancelled step's container, bounded so a stuck engine cannot hold the exit.
-async fn remove_step_container(engine: &Engine, id: &str) {
-    let options = bollard::query_parameters::RemoveContainerOptions {
-        force: true,
-        v: true,
-        ..Default::default()
-    };
-    let removed = tokio::time::timeout(
-        std::time::Duration::from_secs(15),
-        engine.docker.remove_container(id, Some(options)),
-    )
-    .await;
-    match removed {
-        // 404: gone already; 409: the engine is removing it itself.
-        Ok(Ok(()))
-        | Ok(Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404 | 409,
-            ..
-        })) => tracing::debug!("the build step's container {id} is removed"),
-        Ok(Err(e)) => tracing::warn!(
-            "failed to remove the build step's container {id} ({e}): remove it with `docker rm -f {id}`"
-        ),
-        Err(_) => tracing::warn!(
-            "the engine did not remove the build step's container {id} in 15s: remove it with `docker rm -f {id}`"
-        ),
-    }
-}
-
-async fn stream_build(
-    engine: &Engine,
-    plan: ContextPlan,
-    spec: &BuildSpec,
-    idle_timeout: std::time::Duration,
-    cancel: impl std::future::Future<Output = Error>,
-    running: &mut Option<String>,
-    progress: &mut impl FnMut(BuildLine<'_>),
 ) -> Result<String> {
     let options = BuildImageOptions {
         dockerfile: plan.dockerfile_in_tar.clone(),
@@ -132,14 +69,19 @@ async fn stream_build(
         .build_image(options, None, Some(bollard::body_try_stream(body)));
     let mut image_id = None;
     let mut last_step = String::new();
+    // The container of the step in progress, from its ` ---> Running in <id>` line.
+    let mut running: Option<String> = None;
     tokio::pin!(cancel);
     loop {
-        // Dropping the stream closes the connection, and the engine cancels the build.
         let next = tokio::select! {
             next = tokio::time::timeout(idle_timeout, stream.next()) => next,
-            e = &mut cancel => return Err(e),
+            e = &mut cancel => {
+                abandon(engine, stream, running.as_deref()).await;
+                return Err(e);
+            }
         };
         let Ok(next) = next else {
+            abandon(engine, stream, running.as_deref()).await;
             let at = if last_step.is_empty() {
                 String::new()
             } else {
@@ -160,11 +102,11 @@ async fn stream_build(
                     for line in text.lines().filter(|l| !l.trim().is_empty()) {
                         if line.starts_with("Step ") {
                             last_step = line.to_owned();
-                            *running = None;
+                            running = None;
                             progress(BuildLine::Step(line));
                         } else {
                             if let Some(id) = step_container(line) {
-                                *running = Some(id.to_owned());
+                                running = Some(id.to_owned());
                             }
                             progress(BuildLine::Output(line));
                         }
@@ -178,8 +120,6 @@ async fn stream_build(
                 }
             }
             Err(bollard::errors::Error::DockerStreamError { error }) => {
-                // The engine ended the step itself and removes its container (forcerm).
-                *running = None;
                 let at = if last_step.is_empty() {
                     String::new()
                 } else {
@@ -195,13 +135,13 @@ async fn stream_build(
                 message,
             }) => {
                 // Refused before any step ran: a bad Dockerfile name, a bad parameter, a bad context.
-                *running = None;
                 return Err(Error::remote(format!(
                     "the engine refused the build ({status_code}): {}",
                     message.trim()
                 )));
             }
             Err(e) => {
+                abandon(engine, stream, running.as_deref()).await;
                 return Err(Error::remote_with(
                     format!("the build stream from {} broke", engine.host),
                     e,
@@ -217,11 +157,8 @@ async fn stream_build(
         stats.files,
         stats.bytes
     );
-    image_id.ok_or_else(|| Error::remote("the engine finished the build without naming the image"))
-}
-
-/// Tags the built image with every reference after the first (the build applied that one).
-async fn tag(engine: &Engine, image_id: &str, spec: &BuildSpec) -> Result<()> {
+    let image_id = image_id
+        .ok_or_else(|| Error::remote("the engine finished the build without naming the image"))?;
     for reference in spec.references.iter().skip(1) {
         let (repo, tag) = reference
             .rsplit_once(':')
@@ -229,7 +166,7 @@ async fn tag(engine: &Engine, image_id: &str, spec: &BuildSpec) -> Result<()> {
         engine
             .docker
             .tag_image(
-                image_id,
+                &image_id,
                 Some(TagImageOptions {
                     repo: Some(repo.to_owned()),
                     tag: Some(tag.to_owned()),
@@ -240,7 +177,30 @@ async fn tag(engine: &Engine, image_id: &str, spec: &BuildSpec) -> Result<()> {
                 Error::remote_with(format!("failed to tag {image_id} as {reference}"), e)
             })?;
     }
-    Ok(())
+    Ok(image_id)
+}
+
+/// The id in ` ---> Running in 0123abcd`: the container of the step in progress.
+fn step_container(line: &str) -> Option<&str> {
+    line.trim().strip_prefix("---> Running in ").map(str::trim)
+}
+
+/// Gives up a build: drops its stream (closing the connection cancels it at the engine) and removes
+/// the step's container, bounded so a stuck engine cannot hold our exit.
+async fn abandon<S>(engine: &Engine, stream: S, running: Option<&str>) {
+    drop(stream);
+    let Some(id) = running else {
+        return;
+    };
+    let limit = std::time::Duration::from_secs(15);
+    match tokio::time::timeout(limit, super::run::remove(engine, id)).await {
+        Ok(Ok(())) => tracing::debug!("the build step's container {id} is removed"),
+        Ok(Err(e)) => tracing::warn!("{e}: remove it with `docker rm -f {id}`"),
+        Err(_) => tracing::warn!(
+            "the engine did not remove the build step's container {id} in {}s: remove it with `docker rm -f {id}`",
+            limit.as_secs()
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -211,7 +211,8 @@ pub async fn tail(engine: &Engine, id: &str, n: usize) -> Result<Vec<String>> {
     Ok(text.lines().map(str::to_owned).collect())
 }
 
-/// Removes the container (stopping it first) with its anonymous volumes; a missing one is fine.
+/// Removes the container (stopping it first) with its anonymous volumes; a missing one, or one
+/// the engine is removing already (409), is fine.
 pub async fn remove(engine: &Engine, id: &str) -> Result<()> {
     match engine
         .docker
@@ -227,7 +228,8 @@ pub async fn remove(engine: &Engine, id: &str) -> Result<()> {
     {
         Ok(())
         | Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
+            status_code: 404 | 409,
+            ..
         }) => Ok(()),
         Err(e) => Err(Error::remote_with(
             format!("failed to remove container {id}"),
