@@ -17,6 +17,7 @@ pub mod exit {
     pub const REMOTE: u8 = 3;
     pub const ROLLOUT_FAILED: u8 = 4;
     pub const TIMED_OUT: u8 = 5;
+    pub const PAUSED: u8 = 6;
     pub const INTERRUPTED: u8 = 130;
     pub const TERMINATED: u8 = 143;
 }
@@ -30,6 +31,7 @@ Exit codes:
   3    an AWS, Docker or registry call failed (auth, not found, network)
   4    the rollout or a CodeBuild build failed, or a check found what would break a release
   5    timed out waiting (for a rollout or a CodeBuild build)
+  6    a deployment is paused at a lifecycle hook awaiting action; the message gives the command that continues it
   130  interrupted (Ctrl-C) while waiting; the deployment or build is left as is
   143  terminated (SIGTERM, a cancelled CI job) while waiting; the deployment or build is left as is";
 
@@ -55,6 +57,9 @@ pub enum Error {
     /// Waiting ran out of time: the message carries what was still in progress.
     #[error("{0}")]
     TimedOut(String),
+    /// A service deployment waits at a lifecycle hook: the message carries the continue command.
+    #[error("{0}")]
+    Paused(String),
     /// Ctrl-C while waiting.
     #[error("interrupted")]
     Interrupted,
@@ -120,6 +125,7 @@ impl Error {
             Error::Remote { .. } => exit::REMOTE,
             Error::RolloutFailed(_) => exit::ROLLOUT_FAILED,
             Error::TimedOut(_) => exit::TIMED_OUT,
+            Error::Paused(_) => exit::PAUSED,
             Error::Interrupted => exit::INTERRUPTED,
             Error::Terminated => exit::TERMINATED,
             Error::Internal { .. } => exit::INTERNAL,
@@ -153,6 +159,7 @@ impl Error {
             },
             Error::RolloutFailed(m) => Error::RolloutFailed(change(m)),
             Error::TimedOut(m) => Error::TimedOut(change(m)),
+            Error::Paused(m) => Error::Paused(change(m)),
             signal @ (Error::Interrupted | Error::Terminated) => signal,
         }
     }
@@ -197,6 +204,7 @@ mod tests {
             (Error::remote("x"), 3),
             (Error::RolloutFailed("x".into()), 4),
             (Error::TimedOut("x".into()), 5),
+            (Error::Paused("x".into()), 6),
             (Error::Interrupted, 130),
             (Error::Terminated, 143),
             (Error::internal("x"), 1),

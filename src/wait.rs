@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::core::rollout::{Expectation, ServiceSnapshot, Verdict, progress, verdict};
+use crate::core::rollout::{
+    Expectation, ServiceSnapshot, Verdict, progress, verdict_and_disagreement,
+};
 use crate::error::Error;
 
 /// How often to poll: a fixed interval, or one that stays short while things change and grows
@@ -48,6 +50,15 @@ pub enum PollError {
 }
 
 impl PollError {
+    /// What went wrong, for a message.
+    pub fn describe(&self) -> String {
+        match self {
+            PollError::Throttled(why) => format!("throttled: {why}"),
+            PollError::Transient(why) => why.clone(),
+            PollError::Fatal(e) => e.chain().to_string(),
+        }
+    }
+
     /// The error of a one-off read (not a poll to try again): `what` names what was read.
     pub fn into_error(self, what: &str) -> Error {
         match self {
@@ -67,6 +78,12 @@ pub enum Outcome {
         services: Vec<ServiceSnapshot>,
     },
     Failed {
+        service: String,
+        reason: String,
+        services: Vec<ServiceSnapshot>,
+    },
+    /// A lifecycle hook awaits action and `--wait-until paused` asked to stop there.
+    Paused {
         service: String,
         reason: String,
         services: Vec<ServiceSnapshot>,
@@ -119,7 +136,7 @@ impl Waiter<'_> {
             Interval::Growing { min, max } => (min, max),
         };
         let mut interval = min;
-        let mut seen: Vec<(Vec<String>, Vec<String>)> =
+        let mut seen: Vec<(Vec<String>, Vec<String>, Vec<String>)> =
             vec![Default::default(); self.expectations.len()];
         let mut first = true;
         let mut last_change = Instant::now();
@@ -153,7 +170,7 @@ impl Waiter<'_> {
                         let (Some(index), Some(want)) = (index, self.expectation(&s.name)) else {
                             continue;
                         };
-                        let (events, lines) = &mut seen[index];
+                        let (events, lines, disagreements) = &mut seen[index];
                         let new = progress(s, events, lines);
                         // The first poll shows where things stand, not the service's whole history.
                         if !first {
@@ -163,7 +180,15 @@ impl Waiter<'_> {
                             .iter()
                             .for_each(|line| report(&s.name, line));
                         changed |= !new.is_empty();
-                        verdicts.push((s.name.clone(), verdict(s, want)));
+                        let (v, disagreement) = verdict_and_disagreement(s, want);
+                        // The views disagreeing is said once per kind, never silently.
+                        if let Some(line) = disagreement
+                            && !disagreements.contains(&line)
+                        {
+                            report(&s.name, &line);
+                            disagreements.push(line);
+                        }
+                        verdicts.push((s.name.clone(), v));
                     }
                     first = false;
                     last = snapshots;
@@ -177,11 +202,21 @@ impl Waiter<'_> {
                             services: last,
                         });
                     }
+                    if let Some((service, Verdict::Paused(reason))) = verdicts
+                        .iter()
+                        .find(|(_, v)| matches!(v, Verdict::Paused(_)))
+                    {
+                        return Ok(Outcome::Paused {
+                            service: service.clone(),
+                            reason: reason.clone(),
+                            services: last,
+                        });
+                    }
                     let all_reported = self
                         .expectations
                         .iter()
                         .all(|(n, _)| verdicts.iter().any(|(m, _)| m == n));
-                    if all_reported && verdicts.iter().all(|(_, v)| *v == Verdict::Stable) {
+                    if all_reported && verdicts.iter().all(|(_, v)| v.is_done()) {
                         return Ok(Outcome::Stable { services: last });
                     }
                     if changed {

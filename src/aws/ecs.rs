@@ -29,6 +29,11 @@ pub struct ServiceInfo {
     pub launch_type: Option<String>,
     /// The target groups the service registers its tasks in.
     pub target_groups: Vec<String>,
+    /// `deploymentConfiguration`: the strategy (ROLLING, BLUE_GREEN, LINEAR, CANARY), bake time,
+    /// and each lifecycle hook as `PAUSE at POST_TEST_TRAFFIC_SHIFT`.
+    pub strategy: Option<String>,
+    pub bake_minutes: Option<i32>,
+    pub lifecycle_hooks: Vec<String>,
 }
 
 fn info_of(cluster: &str, requested: &str, s: &aws_sdk_ecs::types::Service) -> ServiceInfo {
@@ -50,6 +55,28 @@ fn info_of(cluster: &str, requested: &str, s: &aws_sdk_ecs::types::Service) -> S
             .load_balancers()
             .iter()
             .filter_map(|lb| lb.target_group_arn().map(str::to_owned))
+            .collect(),
+        strategy: s
+            .deployment_configuration()
+            .and_then(|c| c.strategy())
+            .map(|st| st.as_str().to_owned()),
+        bake_minutes: s
+            .deployment_configuration()
+            .and_then(|c| c.bake_time_in_minutes()),
+        lifecycle_hooks: s
+            .deployment_configuration()
+            .map(|c| c.lifecycle_hooks())
+            .unwrap_or_default()
+            .iter()
+            .map(|h| {
+                let kind = h.target_type().map_or("AWS_LAMBDA", |t| t.as_str());
+                let target = h
+                    .hook_target_arn()
+                    .map(|a| format!(" {a}"))
+                    .unwrap_or_default();
+                let stages: Vec<&str> = h.lifecycle_stages().iter().map(|st| st.as_str()).collect();
+                format!("{kind}{target} at {}", stages.join(", "))
+            })
             .collect(),
     }
 }
@@ -458,8 +485,7 @@ pub async fn poll_services(
                 desired: 0,
                 running: 0,
                 pending: 0,
-                deployments: Vec::new(),
-                events: Vec::new(),
+                ..Default::default()
             });
         }
     }
@@ -501,6 +527,13 @@ fn snapshot(s: &aws_sdk_ecs::types::Service) -> ServiceSnapshot {
                 message: e.message().unwrap_or_default().to_owned(),
             })
             .collect(),
+        current_service_deployment: s.current_service_deployment().map(str::to_owned),
+        strategy: s
+            .deployment_configuration()
+            .and_then(|c| c.strategy())
+            .map(|st| st.as_str().to_owned()),
+        service_deployment: None,
+        awaiting_service_deployment: None,
     }
 }
 

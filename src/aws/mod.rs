@@ -2,6 +2,7 @@
 //! commands that need AWS, and converts between SDK types and `core` types.
 
 pub mod codebuild;
+pub mod deployments;
 pub mod ecr;
 pub mod ecs;
 pub mod elb;

@@ -62,6 +62,13 @@ pub enum Command {
     Deploy(Box<commands::deploy::DeployArgs>),
     /// Wait until services are stable on their expected revision, or fail fast with the reason.
     Wait(commands::wait::WaitArgs),
+    /// Steer the service deployment in flight: let a paused lifecycle hook go on, roll it back,
+    /// or stop it where it stands.
+    #[command(subcommand)]
+    Deployment(commands::deployment::DeploymentCommand),
+    /// Send a service back to the revision it ran before the current one (or --to REVISION) and
+    /// wait for it with the same verdict as a deploy.
+    Rollback(Box<commands::rollback::RollbackArgs>),
     /// The release in one command: build, push (verified digest), imagedefinitions.json, register
     /// (pinned by digest, logs guaranteed), update the service and wait - one line per step.
     Release(Box<commands::release::ReleaseArgs>),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::core::deployment::WaitUntil;
 use crate::core::overrides::{self, Overrides, Targeted};
 use crate::core::release::DryRun;
 use crate::core::rollout::RollbackScope;
@@ -419,6 +420,29 @@ pub struct WaitFlags {
     /// Fail as soon as this many tasks of the new revision have failed, before the circuit breaker does.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
     pub max_task_failures: Option<i32>,
+
+    /// How far to follow the service deployment: to its end (complete), until production traffic
+    /// is on the new revision (traffic-shifted), until the bake time is over (bake), or until a
+    /// lifecycle hook awaits action (paused, exit 6).
+    #[arg(long, value_enum, default_value = "complete", value_name = "POINT")]
+    pub wait_until: WaitUntilChoice,
+
+    /// Fail as soon as ECS starts rolling back, instead of following the rollback to its end.
+    #[arg(long)]
+    pub no_wait_rollback: bool,
+}
+
+/// `--wait-until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WaitUntilChoice {
+    /// The deployment is SUCCESSFUL: traffic shifted, bake time over, old revision cleaned up.
+    Complete,
+    /// Production traffic is on the new revision (rolling updates: complete).
+    TrafficShifted,
+    /// The bake time is over (rolling updates: complete).
+    Bake,
+    /// A lifecycle hook awaits action (exit 6), else complete.
+    Paused,
 }
 
 impl WaitFlags {
@@ -427,6 +451,13 @@ impl WaitFlags {
             timeout: self.timeout,
             poll_interval: self.poll_interval,
             max_task_failures: self.max_task_failures,
+            until: match self.wait_until {
+                WaitUntilChoice::Complete => WaitUntil::Complete,
+                WaitUntilChoice::TrafficShifted => WaitUntil::TrafficShifted,
+                WaitUntilChoice::Bake => WaitUntil::Bake,
+                WaitUntilChoice::Paused => WaitUntil::Paused,
+            },
+            wait_rollback: !self.no_wait_rollback,
         }
     }
 }

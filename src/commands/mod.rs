@@ -5,12 +5,14 @@ pub mod build;
 pub mod codebuild;
 pub mod completions;
 pub mod deploy;
+pub mod deployment;
 pub mod digest;
 pub mod doctor;
 pub mod imagedefs;
 pub mod push;
 pub mod rehearse;
 pub mod release;
+pub mod rollback;
 pub mod run;
 pub mod status;
 pub mod taskdef;
@@ -31,6 +33,8 @@ pub async fn run(cli: Cli, out: Output) -> Result<()> {
             | Command::Release(_)
             | Command::Rehearse(_)
             | Command::Run(_)
+            | Command::Rollback(_)
+            | Command::Deployment(_)
             | Command::Codebuild(codebuild::CodebuildCommand::Start(_))
     ));
     let mut session = Session::new(
@@ -49,6 +53,8 @@ pub async fn run(cli: Cli, out: Output) -> Result<()> {
         Command::Taskdef(cmd) => taskdef::run(session, cmd, out).await,
         Command::Deploy(args) => deploy::run(session, &args, out).await,
         Command::Wait(args) => wait::run(session, &args, out).await,
+        Command::Deployment(cmd) => deployment::run(session, cmd, out).await,
+        Command::Rollback(args) => rollback::run(session, &args, out).await,
         Command::Build(args) => build::run(session, &args, out).await,
         Command::Push(args) => push::run(session, &args, out).await,
         Command::Digest(args) => digest::run(session, &args, out).await,

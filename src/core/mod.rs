@@ -5,6 +5,7 @@ pub mod buildspec;
 pub mod carry;
 pub mod codebuild;
 pub mod credentials;
+pub mod deployment;
 pub mod dockerignore;
 pub mod image_ref;
 pub mod imagedefs;

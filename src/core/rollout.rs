@@ -9,8 +9,10 @@
 
 use serde::Serialize;
 
+use super::deployment::{self, DeploymentVerdict, ServiceDeploymentView, WaitUntil};
+
 /// One service as DescribeServices shows it, reduced to what the verdict needs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ServiceSnapshot {
     pub name: String,
     /// ACTIVE, DRAINING, INACTIVE, or MISSING when DescribeServices listed it under failures.
@@ -22,6 +24,14 @@ pub struct ServiceSnapshot {
     pub deployments: Vec<Deployment>,
     /// Newest first, as ECS returns them.
     pub events: Vec<ServiceEvent>,
+    /// The service deployment ECS runs now (DescribeServices' `currentServiceDeployment`).
+    pub current_service_deployment: Option<String>,
+    /// `deploymentConfiguration.strategy`: ROLLING, BLUE_GREEN, LINEAR, CANARY.
+    pub strategy: Option<String>,
+    /// Our service deployment, once found (the wait attaches it to each poll's snapshot).
+    pub service_deployment: Option<ServiceDeploymentView>,
+    /// Set while our service deployment is looked for and not found yet: why the wait goes on.
+    pub awaiting_service_deployment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,14 +65,56 @@ pub struct Expectation {
     pub previous: Option<String>,
     /// Fail once this many tasks of our deployment have failed (before the circuit breaker does).
     pub max_task_failures: Option<i32>,
+    /// How far to wait (service deployments only: the legacy view knows only the end).
+    pub until: WaitUntil,
+    /// Follow a rollback in progress to its end before failing.
+    pub wait_rollback: bool,
+    /// When our update was made (epoch seconds): our service deployment is created after it.
+    pub since: Option<i64>,
+    /// The service deployment to follow, when it is known already (one we steered).
+    pub follow: Option<Follow>,
+}
+
+/// A known service deployment to follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Follow {
+    pub arn: String,
+    /// Its rollback is what is waited for: ROLLBACK_SUCCESSFUL is the good end.
+    pub rollback: bool,
+}
+
+impl Expectation {
+    /// Waiting for a service to settle on `task_definition`, to the end.
+    pub fn new(task_definition: impl Into<String>) -> Self {
+        Expectation {
+            task_definition: task_definition.into(),
+            previous: None,
+            max_task_failures: None,
+            until: WaitUntil::Complete,
+            wait_rollback: true,
+            since: None,
+            follow: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", content = "reason", rename_all = "snake_case")]
 pub enum Verdict {
     Stable,
+    /// `--wait-until` reached before the deployment's end: the note says what was not waited for.
+    Reached(WaitUntil, String),
+    /// A lifecycle hook awaits action, with `--wait-until paused`.
+    Paused(String),
     InProgress(String),
     Failed(String),
+}
+
+impl Verdict {
+    /// Whether waiting for this service is over, well.
+    pub fn is_done(&self) -> bool {
+        matches!(self, Verdict::Stable | Verdict::Reached(..))
+    }
 }
 
 /// `arn:aws:ecs:...:task-definition/web:3` -> `web:3`.
@@ -70,7 +122,59 @@ pub fn short_arn(arn: &str) -> &str {
     arn.rsplit_once('/').map_or(arn, |(_, name)| name)
 }
 
+/// The verdict, and - when the service deployment and DescribeServices disagree in a way that
+/// matters - the line saying so. The service deployment is trusted whenever there is one.
+pub fn verdict_and_disagreement(
+    s: &ServiceSnapshot,
+    want: &Expectation,
+) -> (Verdict, Option<String>) {
+    let legacy = legacy_verdict(s, want);
+    if matches!(s.status.as_str(), "MISSING" | "DRAINING" | "INACTIVE") {
+        return (legacy, None);
+    }
+    let Some(d) = &s.service_deployment else {
+        return match &s.awaiting_service_deployment {
+            Some(why) => (Verdict::InProgress(why.clone()), None),
+            None => (legacy, None),
+        };
+    };
+    if let Some(current) = &s.current_service_deployment
+        && *current != d.arn
+        && d.status != "SUCCESSFUL"
+    {
+        let now = short_arn(&s.task_definition);
+        let id = current.rsplit('/').next().unwrap_or(current);
+        let why = format!(
+            "the service deployment of {} ({}) was superseded by service deployment {id}: the service now deploys {now}",
+            short_arn(&want.task_definition),
+            d.status
+        );
+        return (Verdict::Failed(why), None);
+    }
+    let rollback = want.follow.as_ref().is_some_and(|f| f.rollback);
+    let ours = if rollback {
+        deployment::rollback_verdict(d)
+    } else {
+        deployment::deployment_verdict(d, want.until, want.wait_rollback, want.max_task_failures)
+    };
+    let disagreement = deployment::disagreement(&legacy, &ours, &d.status);
+    let verdict = match ours {
+        DeploymentVerdict::Successful => Verdict::Stable,
+        DeploymentVerdict::Reached(until, note) => Verdict::Reached(until, note),
+        DeploymentVerdict::Paused(why) => Verdict::Paused(why),
+        DeploymentVerdict::InProgress(why) => Verdict::InProgress(why),
+        DeploymentVerdict::Failed(why) => Verdict::Failed(why),
+    };
+    (verdict, disagreement)
+}
+
 pub fn verdict(s: &ServiceSnapshot, want: &Expectation) -> Verdict {
+    verdict_and_disagreement(s, want).0
+}
+
+/// The verdict from DescribeServices alone: what a wait falls back to where service deployments
+/// are unavailable.
+pub fn legacy_verdict(s: &ServiceSnapshot, want: &Expectation) -> Verdict {
     let ours = short_arn(&want.task_definition);
     match s.status.as_str() {
         "MISSING" => {
@@ -210,7 +314,10 @@ pub fn progress(
             out.events.push(format!("{} {}", e.created_at, e.message));
         }
     }
-    let lines: Vec<String> = s.deployments.iter().map(deployment_line).collect();
+    let mut lines: Vec<String> = s.deployments.iter().map(deployment_line).collect();
+    if let Some(d) = &s.service_deployment {
+        lines.extend(d.lines());
+    }
     if lines != *last_lines {
         out.deployments = lines
             .iter()
@@ -250,6 +357,8 @@ pub struct StoppedContainer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitEnd {
     Stable,
+    /// A lifecycle hook awaits action (`--wait-until paused`, or at the deadline).
+    Paused,
     Failed,
     TimedOut,
     Interrupted,
@@ -260,6 +369,12 @@ pub enum WaitEnd {
 #[serde(rename_all = "snake_case")]
 pub enum ServiceVerdict {
     Stable,
+    /// `--wait-until traffic-shifted`: production traffic is on the new revision.
+    TrafficShifted,
+    /// `--wait-until bake`: the bake time is over.
+    Baked,
+    /// A lifecycle hook awaits action.
+    Paused,
     Failed,
     TimedOut,
     Interrupted,
@@ -271,6 +386,9 @@ impl ServiceVerdict {
     pub fn as_str(self) -> &'static str {
         match self {
             ServiceVerdict::Stable => "stable",
+            ServiceVerdict::TrafficShifted => "traffic_shifted",
+            ServiceVerdict::Baked => "baked",
+            ServiceVerdict::Paused => "paused",
             ServiceVerdict::Failed => "failed",
             ServiceVerdict::TimedOut => "timed_out",
             ServiceVerdict::Interrupted => "interrupted",
@@ -281,6 +399,24 @@ impl ServiceVerdict {
     /// Whether the failure report (stopped tasks, log lines) is worth reading for it.
     pub fn needs_diagnosis(self) -> bool {
         matches!(self, ServiceVerdict::Failed | ServiceVerdict::TimedOut)
+    }
+
+    /// Whether the wait ended well for it (exit 0).
+    pub fn is_success(self) -> bool {
+        matches!(
+            self,
+            ServiceVerdict::Stable | ServiceVerdict::TrafficShifted | ServiceVerdict::Baked
+        )
+    }
+
+    /// The verdict of a service the wait found done: stable, or the `--wait-until` point.
+    pub fn of_done(v: &Verdict) -> Option<ServiceVerdict> {
+        match v {
+            Verdict::Stable => Some(ServiceVerdict::Stable),
+            Verdict::Reached(WaitUntil::Bake, _) => Some(ServiceVerdict::Baked),
+            Verdict::Reached(_, _) => Some(ServiceVerdict::TrafficShifted),
+            _ => None,
+        }
     }
 }
 
@@ -295,6 +431,8 @@ impl std::fmt::Display for ServiceVerdict {
 pub fn service_verdict(end: WaitEnd, failing: Option<&str>) -> (ServiceVerdict, Option<String>) {
     match (end, failing) {
         (WaitEnd::Stable, _) => (ServiceVerdict::Stable, None),
+        (WaitEnd::Paused, Some(reason)) => (ServiceVerdict::Paused, Some(reason.to_owned())),
+        (WaitEnd::Paused, None) => (ServiceVerdict::InProgress, None),
         (WaitEnd::Failed, Some(reason)) => (ServiceVerdict::Failed, Some(reason.to_owned())),
         (WaitEnd::TimedOut, Some(reason)) => (ServiceVerdict::TimedOut, Some(reason.to_owned())),
         (WaitEnd::Interrupted, _) => (ServiceVerdict::Interrupted, None),
@@ -356,6 +494,12 @@ pub fn check_deployable(service: &str, status: &str, controller: &str) -> Result
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeployVerdict {
     Stable,
+    /// `--wait-until traffic-shifted` reached.
+    TrafficShifted,
+    /// `--wait-until bake` reached.
+    Baked,
+    /// A lifecycle hook awaits action.
+    Paused,
     Failed,
     TimedOut,
     Interrupted,
@@ -374,6 +518,9 @@ impl DeployVerdict {
     pub fn as_str(self) -> &'static str {
         match self {
             DeployVerdict::Stable => "stable",
+            DeployVerdict::TrafficShifted => "traffic_shifted",
+            DeployVerdict::Baked => "baked",
+            DeployVerdict::Paused => "paused",
             DeployVerdict::Failed => "failed",
             DeployVerdict::TimedOut => "timed_out",
             DeployVerdict::Interrupted => "interrupted",
@@ -389,6 +536,8 @@ impl DeployVerdict {
         matches!(
             self,
             DeployVerdict::Stable
+                | DeployVerdict::TrafficShifted
+                | DeployVerdict::Baked
                 | DeployVerdict::DryRun
                 | DeployVerdict::NotWaited
                 | DeployVerdict::NotDeployed
@@ -400,6 +549,9 @@ impl From<ServiceVerdict> for DeployVerdict {
     fn from(v: ServiceVerdict) -> Self {
         match v {
             ServiceVerdict::Stable => DeployVerdict::Stable,
+            ServiceVerdict::TrafficShifted => DeployVerdict::TrafficShifted,
+            ServiceVerdict::Baked => DeployVerdict::Baked,
+            ServiceVerdict::Paused => DeployVerdict::Paused,
             ServiceVerdict::Failed => DeployVerdict::Failed,
             ServiceVerdict::TimedOut => DeployVerdict::TimedOut,
             ServiceVerdict::Interrupted => DeployVerdict::Interrupted,
@@ -421,16 +573,20 @@ impl Serialize for DeployVerdict {
 }
 
 /// The verdict of a deploy from its services' verdicts (the worst: failed over timed out over
-/// interrupted over in progress over stable) and whether `--verify-url` failed (failed).
+/// interrupted over paused over in progress over baked over traffic shifted over stable) and
+/// whether `--verify-url` failed (failed).
 pub fn deploy_verdict(services: &[ServiceVerdict], verify_failed: bool) -> DeployVerdict {
     if verify_failed {
         return DeployVerdict::Failed;
     }
     let rank = |v: &ServiceVerdict| match v {
-        ServiceVerdict::Failed => 4,
-        ServiceVerdict::TimedOut => 3,
-        ServiceVerdict::Interrupted => 2,
-        ServiceVerdict::InProgress => 1,
+        ServiceVerdict::Failed => 7,
+        ServiceVerdict::TimedOut => 6,
+        ServiceVerdict::Interrupted => 5,
+        ServiceVerdict::Paused => 4,
+        ServiceVerdict::InProgress => 3,
+        ServiceVerdict::TrafficShifted => 2,
+        ServiceVerdict::Baked => 1,
         ServiceVerdict::Stable => 0,
     };
     services

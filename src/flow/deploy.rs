@@ -396,7 +396,15 @@ async fn follow(
     };
     match (&failure, plan.rollback) {
         (Error::Interrupted | Error::Terminated, _) => {
-            warn!("{}", cancelled(aws, plan, &result.services, &failure).await);
+            let deployments = result
+                .wait
+                .as_ref()
+                .map(service_deployments)
+                .unwrap_or_default();
+            warn!(
+                "{}",
+                cancelled(aws, plan, &result.services, &deployments, &failure).await
+            );
             Err(failure)
         }
         (Error::RolloutFailed(_) | Error::TimedOut(_), Some(scope)) => {
@@ -418,6 +426,7 @@ async fn update_all(
     for s in services {
         let arn = s.arn().to_owned();
         let what = format!("updating service `{}`", s.service);
+        let since = chrono::Utc::now().timestamp();
         let update = aws::ecs::update_service(aws, &plan.cluster, &s.service, &arn, &plan.update);
         let replaced = match within(deadline, aws, &what, update).await {
             Ok(replaced) => replaced,
@@ -453,9 +462,9 @@ async fn update_all(
         expectations.push((
             s.service.clone(),
             Expectation {
-                task_definition: arn,
                 previous: Some(s.previous.clone()),
-                max_task_failures: plan.wait.max_task_failures,
+                since: Some(since),
+                ..plan.wait.expect(arn)
             },
         ));
     }
@@ -539,6 +548,7 @@ async fn roll_back(
                     humantime::format_duration(plan.rollback_timeout)
                 );
                 let what = format!("rolling back service `{}`", s.service);
+                let since = chrono::Utc::now().timestamp();
                 let plain = UpdateOptions::default();
                 let update = aws::ecs::update_service(aws, &plan.cluster, &s.service, &to, &plain);
                 if let Err(e) = within(deadline, aws, &what, update).await {
@@ -549,9 +559,8 @@ async fn roll_back(
                     ));
                 }
                 let want = Expectation {
-                    task_definition: to,
-                    previous: None,
-                    max_task_failures: None,
+                    since: Some(since),
+                    ..Expectation::new(to)
                 };
                 back.push((s.service.clone(), want));
             }
@@ -599,10 +608,70 @@ async fn roll_back(
 /// What a cancelled deploy leaves, said plainly; with --rollback-on-cancel the services are sent
 /// back to their previous revisions first (quick calls, not waited for: a cancelled job is killed
 /// soon after).
+/// Each service's service deployment still in flight, as the wait last saw it.
+fn service_deployments(report: &WaitReport) -> Vec<(String, String)> {
+    report
+        .services
+        .iter()
+        .filter_map(|s| {
+            let d = s.service_deployment.as_ref().filter(|d| !d.is_over())?;
+            Some((s.service.clone(), d.arn.clone()))
+        })
+        .collect()
+}
+
+/// Sends one service back on cancel: StopServiceDeployment ROLLBACK when its service deployment is
+/// known (ECS's own rollback, traffic shifted back too), else UpdateService to the previous
+/// revision. Bounded: a cancelled job is killed soon after.
+async fn cancel_one(
+    aws: &Aws,
+    cluster: &str,
+    s: &ServiceDeployment,
+    deployment: Option<&str>,
+) -> String {
+    const BOUND: Duration = Duration::from_secs(10);
+    if let Some(arn) = deployment {
+        let stop = aws::deployments::stop(aws, arn, aws::deployments::StopKind::Rollback);
+        match tokio::time::timeout(BOUND, stop).await {
+            Ok(Ok(())) => {
+                return format!(
+                    "asked ECS to roll back the service deployment of `{}` to {} (StopServiceDeployment ROLLBACK)",
+                    s.service, s.previous
+                );
+            }
+            Ok(Err(e)) => warn!(
+                "StopServiceDeployment failed for `{}` ({}); updating it back instead",
+                s.service,
+                e.chain()
+            ),
+            Err(_) => warn!(
+                "StopServiceDeployment got no answer within 10s for `{}`; updating it back instead",
+                s.service
+            ),
+        }
+    }
+    let plain = UpdateOptions::default();
+    let back = aws::ecs::update_service(aws, cluster, &s.service, &s.previous, &plain);
+    match tokio::time::timeout(BOUND, back).await {
+        Ok(Ok(_)) => format!("rolled `{}` back to {}", s.service, s.previous),
+        Ok(Err(e)) => format!(
+            "the rollback of `{}` to {} failed: {}",
+            s.service,
+            s.previous,
+            e.chain()
+        ),
+        Err(_) => format!(
+            "the rollback of `{}` to {} got no answer within 10s",
+            s.service, s.previous
+        ),
+    }
+}
+
 async fn cancelled(
     aws: &Aws,
     plan: &DeployPlan,
     services: &[ServiceDeployment],
+    deployments: &[(String, String)],
     signal: &Error,
 ) -> String {
     let updated: Vec<String> = services
@@ -627,27 +696,13 @@ async fn cancelled(
             "{done}; {goes_on} (`ecs-ship wait` follows it; --rollback-on-cancel rolls back instead)"
         );
     }
-    let plain = UpdateOptions::default();
-    let backs = services
-        .iter()
-        .filter(|s| s.arn() != s.previous)
-        .map(|s| async {
-            let back =
-                aws::ecs::update_service(aws, &plan.cluster, &s.service, &s.previous, &plain);
-            match tokio::time::timeout(Duration::from_secs(10), back).await {
-                Ok(Ok(_)) => format!("rolled `{}` back to {}", s.service, s.previous),
-                Ok(Err(e)) => format!(
-                    "the rollback of `{}` to {} failed: {}",
-                    s.service,
-                    s.previous,
-                    e.chain()
-                ),
-                Err(_) => format!(
-                    "the rollback of `{}` to {} got no answer within 10s",
-                    s.service, s.previous
-                ),
-            }
-        });
+    let backs = services.iter().filter(|s| s.arn() != s.previous).map(|s| {
+        let deployment = deployments
+            .iter()
+            .find(|(name, _)| *name == s.service)
+            .map(|(_, arn)| arn.as_str());
+        cancel_one(aws, &plan.cluster, s, deployment)
+    });
     let outcomes = futures_util::future::join_all(backs).await;
     format!(
         "{done}; {} (--rollback-on-cancel; not waited for)",
@@ -841,6 +896,8 @@ mod tests {
                     events: vec![],
                     stopped_tasks: vec![],
                     target_groups: vec![],
+                    service_deployment: None,
+                    next: None,
                 }],
             }),
             verify: None,

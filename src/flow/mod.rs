@@ -19,6 +19,7 @@
 pub mod artifacts;
 pub mod codebuild;
 pub mod deploy;
+pub mod deployments;
 pub mod doctor;
 pub mod image;
 pub mod logtail;

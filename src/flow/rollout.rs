@@ -9,6 +9,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::aws::{self, Aws};
+use crate::core::deployment::{ServiceDeploymentView, WaitUntil};
 use crate::core::logs;
 use crate::core::rollout::{
     self, Deployment, Expectation, ServiceEvent, ServiceVerdict, StoppedTask, WaitEnd, short_arn,
@@ -24,6 +25,22 @@ pub struct WaitSettings {
     /// A fixed interval; `None` is the default growing one.
     pub poll_interval: Option<Duration>,
     pub max_task_failures: Option<i32>,
+    /// How far to follow a service deployment.
+    pub until: WaitUntil,
+    /// Follow a rollback in progress to its end (`--no-wait-rollback`: fail at once).
+    pub wait_rollback: bool,
+}
+
+impl WaitSettings {
+    /// What is expected of a service that must settle on `task_definition`.
+    pub fn expect(&self, task_definition: impl Into<String>) -> Expectation {
+        Expectation {
+            max_task_failures: self.max_task_failures,
+            until: self.until,
+            wait_rollback: self.wait_rollback,
+            ..Expectation::new(task_definition)
+        }
+    }
 }
 
 /// What waiting found, per service.
@@ -47,20 +64,45 @@ pub struct ServiceReport {
     /// The load balancer's view of the service's targets (failed or timed-out rollouts only): a
     /// health check that never passes is the commonest reason a rollout never settles.
     pub target_groups: Vec<TargetGroupHealth>,
+    /// The service deployment the verdict came from (absent where the wait judged by
+    /// DescribeServices alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_deployment: Option<ServiceDeploymentView>,
+    /// How to follow what was not waited for (`--wait-until`), or to continue a paused hook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 impl fmt::Display for WaitReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for s in &self.services {
             let td = short_arn(&s.task_definition);
+            let by = s
+                .service_deployment
+                .as_ref()
+                .map(|d| format!(" (service deployment {}: {})", d.id(), d.state()))
+                .unwrap_or_default();
             if s.verdict == ServiceVerdict::Stable {
                 match s.desired_count {
                     Some(0) => writeln!(
                         f,
-                        "{}: stable on {td} (desired count is 0: no task runs)",
+                        "{}: stable on {td}{by} (desired count is 0: no task runs)",
                         s.service
                     )?,
-                    _ => writeln!(f, "{}: stable on {td}", s.service)?,
+                    _ => writeln!(f, "{}: stable on {td}{by}", s.service)?,
+                }
+                continue;
+            }
+            if s.verdict.is_success() || s.verdict == ServiceVerdict::Paused {
+                writeln!(
+                    f,
+                    "{}: {}: {}",
+                    s.service,
+                    s.verdict,
+                    s.reason.as_deref().unwrap_or("")
+                )?;
+                if let Some(next) = &s.next {
+                    writeln!(f, "  {next}")?;
                 }
                 continue;
             }
@@ -73,6 +115,9 @@ impl fmt::Display for WaitReport {
             )?;
             if let Some(r) = &s.rollout_state_reason {
                 writeln!(f, "  rollout: {r}")?;
+            }
+            if let Some(d) = &s.service_deployment {
+                writeln!(f, "  service deployment {}: {}", d.id(), d.state())?;
             }
             for d in &s.deployments {
                 writeln!(f, "  deployment: {}", rollout::deployment_line(d))?;
@@ -157,12 +202,7 @@ async fn current_expectations(
                     .task_definition
             }
         };
-        let want = Expectation {
-            task_definition,
-            previous: None,
-            max_task_failures: settings.max_task_failures,
-        };
-        expectations.push((service.clone(), want));
+        expectations.push((service.clone(), settings.expect(task_definition)));
     }
     Ok(expectations)
 }
@@ -200,12 +240,53 @@ type Ended = (
     Vec<(String, String)>,
 );
 
+/// Where the services are, for the commands a report tells the user to run next.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub cluster: &'a str,
+    pub region: &'a str,
+}
+
+impl Place<'_> {
+    /// The command that lets a paused hook go on.
+    pub fn continue_command(&self, service: &str, hook_id: &str) -> String {
+        format!(
+            "ecs-ship deployment continue --region {} --cluster {} --service {service} --hook-id {hook_id}",
+            self.region, self.cluster
+        )
+    }
+
+    /// The command that follows the rest of a deployment to its end.
+    pub fn wait_command(&self, service: &str, task_definition: &str) -> String {
+        format!(
+            "ecs-ship wait --region {} --cluster {} --service {service} --task-definition {task_definition}",
+            self.region, self.cluster
+        )
+    }
+}
+
+/// The services among `names` whose deployment is paused at a hook, each with its hook's id.
+fn paused_hooks<'a>(
+    services: &'a [rollout::ServiceSnapshot],
+    names: &[&str],
+) -> Vec<(&'a str, &'a str)> {
+    services
+        .iter()
+        .filter(|s| names.contains(&s.name.as_str()))
+        .filter_map(|s| {
+            let hook = s.service_deployment.as_ref()?.awaiting_hook()?;
+            Some((s.name.as_str(), hook.id.as_str()))
+        })
+        .collect()
+}
+
 /// `Ended` from the loop's outcome.
 fn ended(
     outcome: Outcome,
     names: &[String],
     settings: &WaitSettings,
     signal: Option<crate::signal::Signal>,
+    place: Place<'_>,
 ) -> Ended {
     match outcome {
         Outcome::Stable { services } => (WaitEnd::Stable, None, services, Vec::new()),
@@ -219,6 +300,22 @@ fn ended(
             services,
             vec![(service, reason)],
         ),
+        Outcome::Paused {
+            service,
+            reason,
+            services,
+        } => {
+            let next = paused_hooks(&services, &[service.as_str()])
+                .first()
+                .map(|(s, hook)| format!("; continue it with: {}", place.continue_command(s, hook)))
+                .unwrap_or_default();
+            (
+                WaitEnd::Paused,
+                Some(Error::Paused(format!("{service}: {reason}{next}"))),
+                services,
+                vec![(service, reason)],
+            )
+        }
         Outcome::TimedOut {
             waiting_for,
             services,
@@ -238,6 +335,23 @@ fn ended(
                 "timed out after {} waiting for {what}",
                 humantime::format_duration(whole_seconds(settings.timeout))
             );
+            // Out of time while a hook awaits action: that is a pause to act on, not a slow rollout.
+            let waiting: Vec<&str> = waiting_for.iter().map(|(s, _)| s.as_str()).collect();
+            let paused = paused_hooks(&services, &waiting);
+            if !paused.is_empty() {
+                let commands = paused
+                    .iter()
+                    .map(|(s, hook)| place.continue_command(s, hook))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let message = format!("{message}; continue with: {commands}");
+                return (
+                    WaitEnd::Paused,
+                    Some(Error::Paused(message)),
+                    services,
+                    waiting_for,
+                );
+            }
             (
                 WaitEnd::TimedOut,
                 Some(Error::TimedOut(message)),
@@ -278,10 +392,11 @@ pub async fn wait_services(
         names.join(", ")
     );
     let received = std::sync::OnceLock::new();
+    let tracker = super::deployments::Tracker::new(expectations);
     crate::output::group_start(&format!("waiting for {}", names.join(", ")));
     let outcome = waiter
         .run(
-            || aws::ecs::poll_services(aws, cluster, &names),
+            || tracker.poll(aws, cluster, expectations),
             |service, line| {
                 if several {
                     info!("{service}: {line}")
@@ -296,7 +411,11 @@ pub async fn wait_services(
         .await;
     crate::output::group_end();
     let signal = received.get().copied();
-    let (end, error, services, failing) = ended(outcome?, &names, settings, signal);
+    let place = Place {
+        cluster,
+        region: aws.region(),
+    };
+    let (end, error, services, failing) = ended(outcome?, &names, settings, signal, place);
     let retried = waiter.retried.load(std::sync::atomic::Ordering::Relaxed);
     if retried > 0 {
         warn!("{retried} polls failed or were throttled and were tried again");
@@ -308,34 +427,8 @@ pub async fn wait_services(
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, r)| r.as_str());
-        let (mut verdict, reason) = rollout::service_verdict(end, failing_reason);
-        // Another service decided the outcome: this one may well be stable already.
-        if verdict == ServiceVerdict::InProgress
-            && snapshot.is_some_and(|s| rollout::verdict(s, want) == rollout::Verdict::Stable)
-        {
-            verdict = ServiceVerdict::Stable;
-        }
-        let mut report = ServiceReport {
-            service: name.clone(),
-            verdict,
-            reason,
-            task_definition: want.task_definition.clone(),
-            desired_count: snapshot.map(|s| s.desired),
-            rollout_state_reason: snapshot
-                .and_then(|s| {
-                    s.deployments
-                        .iter()
-                        .find(|d| d.task_definition == want.task_definition)
-                })
-                .and_then(|d| d.rollout_state_reason.clone()),
-            deployments: snapshot.map(|s| s.deployments.clone()).unwrap_or_default(),
-            events: snapshot
-                .map(|s| s.events.iter().take(5).cloned().collect())
-                .unwrap_or_default(),
-            stopped_tasks: Vec::new(),
-            target_groups: Vec::new(),
-        };
-        if verdict.needs_diagnosis() {
+        let mut report = report_of(name, want, snapshot, end, failing_reason, place);
+        if report.verdict.needs_diagnosis() {
             report.stopped_tasks = diagnose(aws, cluster, name, &want.task_definition).await;
             report.target_groups = target_health(aws, cluster, name).await;
         }
@@ -345,6 +438,63 @@ pub async fn wait_services(
         report: WaitReport { services: reports },
         failure: error,
     })
+}
+
+/// One service's report from how the wait ended and its last snapshot.
+fn report_of(
+    name: &str,
+    want: &Expectation,
+    snapshot: Option<&rollout::ServiceSnapshot>,
+    end: WaitEnd,
+    failing_reason: Option<&str>,
+    place: Place<'_>,
+) -> ServiceReport {
+    let (mut verdict, mut reason) = rollout::service_verdict(end, failing_reason);
+    let now = snapshot.map(|s| rollout::verdict(s, want));
+    // Done (stable, or the --wait-until point): say which; another service may also have decided
+    // the outcome while this one was already done.
+    if matches!(verdict, ServiceVerdict::Stable | ServiceVerdict::InProgress)
+        && let Some(done) = now.as_ref().and_then(ServiceVerdict::of_done)
+    {
+        verdict = done;
+        if let Some(rollout::Verdict::Reached(_, note)) = &now {
+            reason = Some(note.clone());
+        }
+    }
+    let service_deployment = snapshot.and_then(|s| s.service_deployment.clone());
+    let next = match verdict {
+        ServiceVerdict::TrafficShifted | ServiceVerdict::Baked => Some(format!(
+            "follow the rest with: {}",
+            place.wait_command(name, &want.task_definition)
+        )),
+        ServiceVerdict::Paused => service_deployment
+            .as_ref()
+            .and_then(|d| d.awaiting_hook())
+            .map(|h| format!("continue it with: {}", place.continue_command(name, &h.id))),
+        _ => None,
+    };
+    ServiceReport {
+        service: name.to_owned(),
+        verdict,
+        reason,
+        task_definition: want.task_definition.clone(),
+        desired_count: snapshot.map(|s| s.desired),
+        rollout_state_reason: snapshot
+            .and_then(|s| {
+                s.deployments
+                    .iter()
+                    .find(|d| d.task_definition == want.task_definition)
+            })
+            .and_then(|d| d.rollout_state_reason.clone()),
+        deployments: snapshot.map(|s| s.deployments.clone()).unwrap_or_default(),
+        events: snapshot
+            .map(|s| s.events.iter().take(5).cloned().collect())
+            .unwrap_or_default(),
+        stopped_tasks: Vec::new(),
+        target_groups: Vec::new(),
+        service_deployment,
+        next,
+    }
 }
 
 /// The stopped tasks of our revision with their containers' last log lines. Diagnosis is best
@@ -462,6 +612,8 @@ mod tests {
                         description: Some("Health checks failed with these codes: [404]".into()),
                     }],
                 }],
+                service_deployment: None,
+                next: None,
             }],
         };
         let text = report.to_string();

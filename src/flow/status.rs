@@ -10,8 +10,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Session;
+use crate::aws::deployments::{IAM_HINT, ReadError};
 use crate::aws::ecs::MissingService;
 use crate::aws::{self, Aws};
+use crate::core::deployment::ServiceDeploymentView;
 use crate::core::image_ref::ImageRef;
 use crate::core::logs;
 use crate::core::rollout::{Deployment, ServiceEvent, deployment_line, short_arn};
@@ -46,6 +48,12 @@ pub struct ServiceStatus {
     pub containers: Vec<ContainerImage>,
     pub repositories: Vec<RepositoryImages>,
     pub target_groups: Vec<TargetGroupHealth>,
+    /// How the service deploys: ROLLING, BLUE_GREEN, LINEAR or CANARY (absent: ROLLING).
+    pub strategy: Option<String>,
+    pub bake_minutes: Option<i32>,
+    pub lifecycle_hooks: Vec<String>,
+    /// Its newest service deployments, newest first: the current one and how the last ones ended.
+    pub service_deployments: Vec<ServiceDeploymentView>,
     /// What could not be read, and why.
     pub warnings: Vec<String>,
 }
@@ -97,6 +105,26 @@ impl fmt::Display for ServiceStatus {
         for d in &self.deployments {
             writeln!(f, "  deployment  {}", deployment_line(d))?;
         }
+        let bake = self
+            .bake_minutes
+            .map(|m| format!(", bake time {m}m"))
+            .unwrap_or_default();
+        writeln!(
+            f,
+            "  strategy    {}{bake}",
+            self.strategy.as_deref().unwrap_or("ROLLING")
+        )?;
+        for h in &self.lifecycle_hooks {
+            writeln!(f, "  hook        {h}")?;
+        }
+        for (i, d) in self.service_deployments.iter().enumerate() {
+            let label = if i == 0 && !d.is_over() {
+                "current"
+            } else {
+                "earlier"
+            };
+            writeln!(f, "  {label:<11} {}", service_deployment_line(d))?;
+        }
         for c in &self.containers {
             let digest = match (&c.digest, c.image.contains('@')) {
                 (_, true) | (None, _) => String::new(),
@@ -143,6 +171,37 @@ impl fmt::Display for ServiceStatus {
     }
 }
 
+/// `sd-2 BLUE_GREEN IN_PROGRESS, stage BAKE_TIME: web:11 -> web:12, created 2026-...`
+fn service_deployment_line(d: &ServiceDeploymentView) -> String {
+    let from = d
+        .source_task_definitions
+        .iter()
+        .map(|t| short_arn(t))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let to = d
+        .target_task_definition
+        .as_deref()
+        .map(short_arn)
+        .unwrap_or("?");
+    let mut line = format!(
+        "{} {}: {} -> {to}",
+        d.id(),
+        d.state(),
+        if from.is_empty() { "-" } else { &from }
+    );
+    if let Some(at) = &d.created_at {
+        line.push_str(&format!(", created {at}"));
+    }
+    if d.status.starts_with("ROLLBACK") || d.status == "STOPPED" {
+        line.push_str(&format!(" ({})", d.failure_reason()));
+    }
+    if let Some(hook) = d.awaiting_hook() {
+        line.push_str(&format!("; {}", hook.line()));
+    }
+    line
+}
+
 /// The health of each target group the service registers in; a group that cannot be read is a
 /// warning.
 pub async fn target_groups(aws: &Aws, arns: &[String]) -> (Vec<TargetGroupHealth>, Vec<String>) {
@@ -166,12 +225,22 @@ async fn service_status(
     snapshot: crate::core::rollout::ServiceSnapshot,
 ) -> ServiceStatus {
     let mut warnings = Vec::new();
-    let (document, digests, (target_groups, tg_warnings)) = tokio::join!(
+    let (document, digests, (target_groups, tg_warnings), recent) = tokio::join!(
         aws::ecs::describe_task_definition(aws, &info.task_definition),
         aws::ecs::running_digests(aws, cluster, &info.service),
         target_groups(aws, &info.target_groups),
+        super::deployments::recent(aws, cluster, &info.service, 5),
     );
     warnings.extend(tg_warnings);
+    let service_deployments = recent.unwrap_or_else(|e| {
+        warnings.push(match e {
+            ReadError::Unavailable(why) => {
+                format!("service deployments: unavailable ({why}); {IAM_HINT}")
+            }
+            ReadError::Poll(e) => format!("service deployments: {}", e.describe()),
+        });
+        Vec::new()
+    });
     let digests = digests.unwrap_or_else(|e| {
         warnings.push(format!("running tasks: {e}"));
         Vec::new()
@@ -239,6 +308,10 @@ async fn service_status(
         containers,
         repositories,
         target_groups,
+        strategy: info.strategy,
+        bake_minutes: info.bake_minutes,
+        lifecycle_hooks: info.lifecycle_hooks,
+        service_deployments,
         warnings,
     }
 }

@@ -402,3 +402,75 @@ async fn the_deadline_cuts_a_poll_that_never_answers() {
     }
     assert!(waiter.retried.load(Ordering::Relaxed) >= 4);
 }
+
+/// A blue/green deployment whose legacy view looks settled from the first poll: the wait ends on
+/// the poll that sees SUCCESSFUL, says once that the views disagree, and shows each stage.
+#[tokio::test(start_paused = true)]
+async fn a_settled_looking_blue_green_deployment_is_stable_only_when_its_service_deployment_is() {
+    use crate::core::deployment::tests::view;
+    let with = |status: &str, stage: Option<&str>| {
+        let mut s = svc(vec![dep("PRIMARY", NEW, 2, 2, Some("COMPLETED"))]);
+        let mut d = view("BLUE_GREEN", status, stage);
+        d.target_task_definition = Some(NEW.into());
+        s.service_deployment = Some(d);
+        Ok(s)
+    };
+    let script = vec![
+        with("IN_PROGRESS", Some("PRODUCTION_TRAFFIC_SHIFT")),
+        with("IN_PROGRESS", Some("BAKE_TIME")),
+        with("IN_PROGRESS", Some("BAKE_TIME")),
+        with("IN_PROGRESS", Some("CLEAN_UP")),
+        with("SUCCESSFUL", None),
+    ];
+    let run = drive(script, expect(NEW), MIN15).await;
+    assert!(
+        matches!(run.outcome, Ok(Outcome::Stable { .. })),
+        "{:?}",
+        run.outcome
+    );
+    assert_eq!(
+        run.polls, 5,
+        "stable on the poll that saw SUCCESSFUL, not before"
+    );
+    let said = |needle: &str| run.lines.iter().filter(|l| l.contains(needle)).count();
+    assert_eq!(
+        said("DescribeServices alone would call this stable"),
+        1,
+        "{:#?}",
+        run.lines
+    );
+    for stage in [
+        "stage PRODUCTION_TRAFFIC_SHIFT",
+        "stage BAKE_TIME",
+        "stage CLEAN_UP",
+        "BLUE_GREEN SUCCESSFUL",
+    ] {
+        assert_eq!(said(stage), 1, "{stage}: {:#?}", run.lines);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_until_paused_ends_at_the_hook_awaiting_action() {
+    use crate::core::deployment::{Hook, WaitUntil, tests::view};
+    let mut s = svc(vec![dep("PRIMARY", NEW, 2, 2, Some("COMPLETED"))]);
+    let mut d = view("BLUE_GREEN", "IN_PROGRESS", Some("POST_TEST_TRAFFIC_SHIFT"));
+    d.hooks = vec![Hook {
+        id: "h-1".into(),
+        target_type: "PAUSE".into(),
+        target_arn: None,
+        status: "AWAITING_ACTION".into(),
+        expires_at: None,
+        timeout_action: None,
+    }];
+    s.service_deployment = Some(d);
+    let want = Expectation {
+        until: WaitUntil::Paused,
+        ..expect(NEW)
+    };
+    let run = drive(vec![Ok(s)], want, MIN15).await;
+    assert!(
+        matches!(&run.outcome, Ok(Outcome::Paused { reason, .. }) if reason.contains("hook h-1 (PAUSE) AWAITING_ACTION")),
+        "{:?}",
+        run.outcome
+    );
+}

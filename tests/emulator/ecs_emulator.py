@@ -19,6 +19,7 @@ Scenarios:
             7th call: a burst of server errors in the middle of a rollout that then completes
   instant   the service runs OLD; UpdateService to NEW completes at once (a deploy at its API floor)
   pair      two services, for a deploy of several: `web` as in `instant`, `worker` as in `failing`
+  sd-*      service deployments of every strategy over time: see service_deployments.py
 
 One-off tasks (RunTask, DescribeTasks, StopTask, and GetLogEvents for the task's awslogs stream
 ecs/api/<task-id> in /ecs/web); the service then runs OLD on awsvpc (FARGATE, platform 1.4.0) and RunTask
@@ -35,6 +36,8 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from service_deployments import ServiceDeployments
 
 ACCOUNT = "123456789012"
 OLD = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:11"
@@ -73,9 +76,12 @@ class Scenario:
         self.current = OLD
         self.failed = 0
         self.updated_at = None
+        self.sd = ServiceDeployments(kind) if kind.startswith("sd-") else None
 
     def deployments(self):
         t = time.monotonic() - self.start
+        if self.sd:
+            return self.sd.legacy()
         if self.kind == "breaker":
             if self.updated_at is None:
                 return [dep("PRIMARY", OLD, 2, 2, "COMPLETED")]
@@ -122,12 +128,15 @@ class Scenario:
                 "events": [{"id": "e1", "createdAt": time.time() - 60, "message": message}],
                 **({"networkConfiguration": {"awsvpcConfiguration": {
                     "subnets": ["subnet-0a1b2c3d"], "securityGroups": ["sg-0a1b2c3d"], "assignPublicIp": "DISABLED"}},
-                    "platformVersion": "1.4.0"} if self.kind.startswith("task") or self.kind == "no-capacity" else {})}
+                    "platformVersion": "1.4.0"} if self.kind.startswith("task") or self.kind == "no-capacity" else {}),
+                **(self.sd.service_fields() if self.sd and not self.sd.unavailable() else {})}
 
     def update(self, request):
         with self.lock:
             self.current = request.get("taskDefinition", self.current)
             self.updated_at = time.monotonic()
+            if self.sd:
+                self.sd.update(self.current)
         body = {"service": self.service()}
         if self.kind == "raced":  # another deploy put web:13 in place after our check read web:11
             raced = dep("ACTIVE", f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:13", 2, 2, "COMPLETED")
@@ -264,6 +273,14 @@ def serve(scenario):
                 self.end_headers()
                 self.wfile.write(data)
                 return
+            if scenario.sd and op.endswith(("ServiceDeployments", "ServiceDeployment", "ServiceRevisions")):
+                if scenario.sd.unavailable():
+                    return self.error(scenario.sd.unavailable(), "emulated: not available here")
+                with scenario.lock:
+                    body = scenario.sd.handle(op, request)
+                if isinstance(body, tuple):
+                    return self.error(*body)
+                return self.answer(body)
             if op == "DescribeServices":
                 if scenario.kind == "pair":
                     body = {"services": [PAIR[n].service(n) for n in request.get("services", []) if n in PAIR],
@@ -327,6 +344,9 @@ def serve(scenario):
                 body = {"tasks": found, "failures": []}
             else:
                 body = {}
+            self.answer(body)
+
+        def answer(self, body):
             data = json.dumps(body).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-amz-json-1.1")
@@ -334,8 +354,17 @@ def serve(scenario):
             self.end_headers()
             self.wfile.write(data)
 
+        def error(self, code, message):
+            data = json.dumps({"__type": code, "message": message}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def do_GET(self):
-            data = json.dumps(dict(CALLS, run_requests=RUN_REQUESTS)).encode()
+            served = {"served_successful": scenario.sd.served_successful} if scenario.sd else {}
+            data = json.dumps(dict(CALLS, run_requests=RUN_REQUESTS, **served)).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

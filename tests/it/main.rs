@@ -7,6 +7,7 @@ mod ci_outputs;
 mod cli;
 mod codebuild;
 mod deploy;
+mod deployments;
 mod doctor;
 mod ecr;
 mod faults;

@@ -44,14 +44,14 @@ pub(crate) fn svc(deployments: Vec<Deployment>) -> ServiceSnapshot {
         pending: 0,
         deployments,
         events: vec![],
+        ..Default::default()
     }
 }
 
 pub(crate) fn expect(td: &str) -> Expectation {
     Expectation {
-        task_definition: td.into(),
         previous: Some(OLD.into()),
-        max_task_failures: None,
+        ..Expectation::new(td)
     }
 }
 
@@ -310,6 +310,15 @@ fn the_deploy_verdict_is_the_worst_of_its_services() {
         (&[Interrupted, Stable], false, DeployVerdict::Interrupted),
         (&[Stable], true, DeployVerdict::Failed),
         (&[], false, DeployVerdict::Stable),
+        (&[Stable, Baked], false, DeployVerdict::Baked),
+        (
+            &[Baked, TrafficShifted],
+            false,
+            DeployVerdict::TrafficShifted,
+        ),
+        (&[TrafficShifted, Paused], false, DeployVerdict::Paused),
+        (&[Paused, InProgress], false, DeployVerdict::Paused),
+        (&[Paused, Interrupted], false, DeployVerdict::Interrupted),
     ];
     for (verdicts, verify_failed, want) in cases {
         assert_eq!(
