@@ -88,6 +88,10 @@ class Deployment:
         return sum(length for stage, length, _, _ in self.stages[:self.stages.index(
             next(x for x in self.stages if x[0] == "POST_TEST_TRAFFIC_SHIFT"))]) + 0.01
 
+    def ends_at(self):
+        """When it turns SUCCESSFUL, if nothing rolls it back or pauses it."""
+        return self.created + self.paused_total + sum(length for _, length, _, _ in self.stages)
+
     def elapsed(self, now):
         t = now - self.created - self.paused_total
         at = self.pause_at()
