@@ -31,7 +31,7 @@ Exit codes:
   3    an AWS, Docker or registry call failed (auth, not found, network)
   4    the rollout or a CodeBuild build failed, or a check found what would break a release
   5    timed out waiting (for a rollout or a CodeBuild build)
-  6    a deployment is paused at a lifecycle hook awaiting action; the message gives the command that continues it
+  6    a deployment waits at a lifecycle hook; the message gives the command that continues it
   130  interrupted (Ctrl-C) while waiting; the deployment or build is left as is
   143  terminated (SIGTERM, a cancelled CI job) while waiting; the deployment or build is left as is";
 
