@@ -34,6 +34,8 @@ pub struct ServiceInfo {
     pub strategy: Option<String>,
     pub bake_minutes: Option<i32>,
     pub lifecycle_hooks: Vec<String>,
+    /// An ECS Express Mode service (`resourceManagementType` ECS).
+    pub express: bool,
 }
 
 fn info_of(cluster: &str, requested: &str, s: &aws_sdk_ecs::types::Service) -> ServiceInfo {
@@ -78,6 +80,7 @@ fn info_of(cluster: &str, requested: &str, s: &aws_sdk_ecs::types::Service) -> S
                 format!("{kind}{target} at {}", stages.join(", "))
             })
             .collect(),
+        express: s.resource_management_type().map(|t| t.as_str()) == Some("ECS"),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod elb;
 pub mod events;
+pub mod express;
 pub mod logs;
 pub mod raw;
 pub mod sts;

@@ -449,6 +449,65 @@ pub enum Refusal {
     /// CODE_DEPLOY and EXTERNAL controllers refuse a new revision through UpdateService
     /// (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentController.html).
     Controller { service: String, controller: String },
+    /// An Express Mode service takes a new image for its primary container, nothing else
+    /// ecs-ship could change (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/express-service-overview.html).
+    Express {
+        service: String,
+        what: Vec<&'static str>,
+    },
+}
+
+/// What a deploy asks of an Express Mode service, beyond a new image.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpressAsk {
+    /// The deploy starts from the service's own revision (not --family, --task-definition, --file).
+    pub from_service: bool,
+    /// How many --image, and the container the first names.
+    pub images: usize,
+    pub container: Option<String>,
+    /// --env, --secret, --cpu, --memory, roles, tags, dotenv files, log flags.
+    pub overrides: bool,
+    pub force_new_deployment: bool,
+    pub desired_count: bool,
+    pub rollback_on_failure: bool,
+}
+
+/// The flags an Express Mode service cannot take; none means the image alone changes.
+pub fn check_express(service: &str, ask: &ExpressAsk) -> Result<(), Refusal> {
+    let mut what = Vec::new();
+    if !ask.from_service {
+        what.push("a task definition of its own (--family, --task-definition, --file)");
+    }
+    if ask.images != 1 {
+        what.push("anything but exactly one --image (its primary container's)");
+    }
+    if ask
+        .container
+        .as_deref()
+        .is_some_and(|c| !c.eq_ignore_ascii_case("main"))
+    {
+        what.push("an image for a container other than its primary one (Main)");
+    }
+    if ask.overrides {
+        what.push("task definition overrides (--env, --secret, --cpu, --memory, roles, tags, dotenv, log flags)");
+    }
+    if ask.force_new_deployment {
+        what.push("--force-new-deployment");
+    }
+    if ask.desired_count {
+        what.push("--desired-count (ECS scales an Express service itself)");
+    }
+    if ask.rollback_on_failure {
+        what.push("--rollback-on-failure (ECS rolls an Express service back itself)");
+    }
+    if what.is_empty() {
+        Ok(())
+    } else {
+        Err(Refusal::Express {
+            service: service.to_owned(),
+            what,
+        })
+    }
 }
 
 impl std::fmt::Display for Refusal {
@@ -464,6 +523,11 @@ impl std::fmt::Display for Refusal {
             } => write!(
                 f,
                 "service `{service}` uses the {controller} deployment controller: ecs-ship deploys only services with the ECS (rolling update) controller"
+            ),
+            Refusal::Express { service, what } => write!(
+                f,
+                "service `{service}` is an ECS Express Mode service: ecs-ship gives it a new image for its primary container (one --image) and nothing else; it cannot take {}. Change the rest with UpdateExpressGatewayService",
+                what.join("; ")
             ),
         }
     }

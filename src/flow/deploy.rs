@@ -79,6 +79,16 @@ pub struct ServiceDeployment {
     pub task_definition: RegisterResult,
     /// The revision the service ran before.
     pub previous: String,
+    /// An Express Mode service: its primary container gets this image through the Express API
+    /// (ECS makes the revision), instead of a revision of ours through UpdateService.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub express: Option<ExpressUpdate>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpressUpdate {
+    pub service_arn: String,
+    pub image: String,
 }
 
 impl ServiceDeployment {
@@ -215,11 +225,63 @@ pub async fn check(session: &Session, plan: &DeployPlan) -> Result<Checked> {
     check_distinct(plan.services.iter().map(|s| s.service.as_str()))?;
     let services = try_join_all(plan.services.iter().map(|t| async move {
         let service = target(session, &plan.cluster, &t.service).await?;
+        if service.express {
+            rollout::check_express(&t.service, &express_ask(plan, t))
+                .map_err(|refusal| Error::input_with(refusal.to_string(), refusal))?;
+        }
         let loaded = load_for(session, t, &service).await?;
         Ok::<_, Error>((service, loaded))
     }))
     .await?;
     Ok(Checked { services })
+}
+
+/// What the deploy asks of an Express Mode service.
+fn express_ask(plan: &DeployPlan, t: &ServiceTarget) -> rollout::ExpressAsk {
+    rollout::ExpressAsk {
+        from_service: matches!(t.source, Source::Service { .. }),
+        images: t.changes.images.len(),
+        container: t.changes.images.first().and_then(|i| i.container.clone()),
+        overrides: !t.changes.overrides.is_empty()
+            || !t.changes.env_files.is_empty()
+            || t.changes.log_group.is_some(),
+        force_new_deployment: plan.update.force_new_deployment,
+        desired_count: plan.update.desired_count.is_some(),
+        rollback_on_failure: plan.rollback.is_some(),
+    }
+}
+
+/// An Express service's deploy: no revision of ours, the image for its primary container.
+fn express_deployment(service: ServiceInfo, changes: &Changes, dry_run: bool) -> ServiceDeployment {
+    let image = changes
+        .images
+        .first()
+        .map(|i| i.image.to_string())
+        .unwrap_or_default();
+    info!(
+        "service `{}` is an ECS Express Mode service: its primary container gets {image} through UpdateExpressGatewayService",
+        service.service
+    );
+    ServiceDeployment {
+        service: service.service.clone(),
+        task_definition: RegisterResult {
+            arn: None,
+            family: crate::core::prune::family_of(&service.task_definition).to_owned(),
+            revision: None,
+            reused: false,
+            dry_run,
+            changes: Vec::new(),
+            kept_log_drivers: Vec::new(),
+            log_groups: Vec::new(),
+            task_definition: None,
+            diff: None,
+        },
+        previous: service.task_definition,
+        express: Some(ExpressUpdate {
+            service_arn: service.arn,
+            image,
+        }),
+    }
 }
 
 /// With several services, each --image names its container, and every named container is in one
@@ -272,12 +334,17 @@ pub async fn register(
     let ensured = taskdef::EnsuredGroups::default();
     let mut done = Vec::new();
     for ((service, loaded), changes) in checked.services.into_iter().zip(changes) {
+        if service.express {
+            done.push(express_deployment(service, &changes, options.dry_run));
+            continue;
+        }
         let prepared = taskdef::prepare_loaded(session, loaded, &changes).await?;
         let registered = taskdef::register_with(aws, prepared, &options, &ensured).await?;
         done.push(ServiceDeployment {
             service: service.service.clone(),
             task_definition: registered,
             previous: service.task_definition,
+            express: None,
         });
     }
     Ok(done)
@@ -325,6 +392,13 @@ pub async fn roll_out(
     };
     if plan.register.dry_run {
         for s in &result.services {
+            if let Some(express) = &s.express {
+                info!(
+                    "dry run: would give the primary container of Express service `{}` the image {} (was {})",
+                    s.service, express.image, s.previous
+                );
+                continue;
+            }
             let to = s.task_definition.arn.as_deref().unwrap_or("a new revision");
             info!(
                 "dry run: would update service `{}` from {} to {to}",
@@ -424,9 +498,26 @@ async fn update_all(
 ) -> Result<Vec<(String, Expectation)>> {
     let mut expectations: Vec<(String, Expectation)> = Vec::new();
     for s in services {
-        let arn = s.arn().to_owned();
         let what = format!("updating service `{}`", s.service);
         let since = chrono::Utc::now().timestamp();
+        if let Some(express) = &s.express {
+            let update = aws::express::update_image(aws, &express.service_arn, &express.image);
+            let arn = within(deadline, aws, &what, update).await?;
+            info!(
+                "updated Express service `{}` to {} ({arn}; was {})",
+                s.service, express.image, s.previous
+            );
+            s.task_definition.arn = Some(arn.clone());
+            updated.push(s.service.clone());
+            let want = Expectation {
+                previous: Some(s.previous.clone()),
+                since: Some(since),
+                ..plan.wait.expect(arn)
+            };
+            expectations.push((s.service.clone(), want));
+            continue;
+        }
+        let arn = s.arn().to_owned();
         let update = aws::ecs::update_service(aws, &plan.cluster, &s.service, &arn, &plan.update);
         let replaced = match within(deadline, aws, &what, update).await {
             Ok(replaced) => replaced,

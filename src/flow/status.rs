@@ -52,6 +52,9 @@ pub struct ServiceStatus {
     pub strategy: Option<String>,
     pub bake_minutes: Option<i32>,
     pub lifecycle_hooks: Vec<String>,
+    /// An ECS Express Mode service's URLs (its ingress endpoints).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub express: Option<crate::aws::express::ExpressService>,
     /// Its newest service deployments, newest first: the current one and how the last ones ended.
     pub service_deployments: Vec<ServiceDeploymentView>,
     /// What could not be read, and why.
@@ -104,6 +107,17 @@ impl fmt::Display for ServiceStatus {
         )?;
         for d in &self.deployments {
             writeln!(f, "  deployment  {}", deployment_line(d))?;
+        }
+        if let Some(express) = &self.express {
+            writeln!(
+                f,
+                "  express     ECS Express Mode service ({}), image {}",
+                express.status.as_deref().unwrap_or("status unknown"),
+                express.image.as_deref().unwrap_or("unknown")
+            )?;
+            for url in &express.urls {
+                writeln!(f, "  url         {url}")?;
+            }
         }
         let bake = self
             .bake_minutes
@@ -232,6 +246,17 @@ async fn service_status(
         super::deployments::recent(aws, cluster, &info.service, 5),
     );
     warnings.extend(tg_warnings);
+    let express = if info.express {
+        match crate::aws::express::describe(aws, &info.arn).await {
+            Ok(e) => Some(e),
+            Err(e) => {
+                warnings.push(format!("Express service: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let service_deployments = recent.unwrap_or_else(|e| {
         warnings.push(match e {
             ReadError::Unavailable(why) => {
@@ -311,6 +336,7 @@ async fn service_status(
         strategy: info.strategy,
         bake_minutes: info.bake_minutes,
         lifecycle_hooks: info.lifecycle_hooks,
+        express,
         service_deployments,
         warnings,
     }

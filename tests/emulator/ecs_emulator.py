@@ -273,7 +273,11 @@ def serve(scenario):
                 self.end_headers()
                 self.wfile.write(data)
                 return
-            if scenario.sd and op.endswith(("ServiceDeployments", "ServiceDeployment", "ServiceRevisions")):
+            if op == "UpdateService" and scenario.kind == "sd-express":
+                return self.error("InvalidParameterException",
+                                  "emulated: an Express service is updated with UpdateExpressGatewayService")
+            if scenario.sd and op.endswith(("ServiceDeployments", "ServiceDeployment", "ServiceRevisions",
+                                            "ExpressGatewayService")):
                 if scenario.sd.unavailable():
                     return self.error(scenario.sd.unavailable(), "emulated: not available here")
                 with scenario.lock:
@@ -363,7 +367,8 @@ def serve(scenario):
             self.wfile.write(data)
 
         def do_GET(self):
-            served = {"served_successful": scenario.sd.served_successful} if scenario.sd else {}
+            served = {"served_successful": scenario.sd.served_successful,
+                      "express_updates": scenario.sd.express_updates} if scenario.sd else {}
             data = json.dumps(dict(CALLS, run_requests=RUN_REQUESTS, **served)).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -19,6 +19,9 @@ Scenarios (the strategy, then what happens):
   sd-unknown    the service deployment operations answer UnknownOperationException; a rolling update
                 settles in the legacy view after 2 s
   sd-denied     as sd-unknown, but AccessDeniedException
+  sd-express    an ECS Express Mode service (resourceManagementType ECS): UpdateService is refused,
+                UpdateExpressGatewayService gives the primary container a new image and starts a
+                ROLLING service deployment of the revision ECS makes (web:21, web:22, ...)
 StopServiceDeployment ROLLBACK rolls the deployment in flight back, ABORT stops it where it is.
 """
 
@@ -34,7 +37,7 @@ SERVICE = f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/c/web"
 STRATEGY = {"sd-rolling": "ROLLING", "sd-bluegreen": "BLUE_GREEN", "sd-linear": "LINEAR",
             "sd-canary": "CANARY", "sd-alarm": "BLUE_GREEN", "sd-breaker": "ROLLING",
             "sd-paused": "BLUE_GREEN", "sd-superseded": "ROLLING", "sd-unknown": "ROLLING",
-            "sd-denied": "ROLLING"}
+            "sd-denied": "ROLLING", "sd-express": "ROLLING"}
 UNAVAILABLE = {"sd-unknown": "UnknownOperationException", "sd-denied": "AccessDeniedException"}
 
 SCALE = [("PRE_SCALE_UP", 0, 0), ("SCALE_UP", 0, 0), ("POST_SCALE_UP", 0, 0)]
@@ -210,6 +213,12 @@ class Deployment:
         return d
 
 
+def express_container(image):
+    return {"image": image, "containerPort": 8080,
+            "awsLogsConfiguration": {"logGroup": "/aws/ecs/express/web", "logStreamPrefix": "ecs"},
+            "environment": [{"name": "MODE", "value": "express"}]}
+
+
 class ServiceDeployments:
     """The service `web` and its service deployments."""
 
@@ -220,6 +229,8 @@ class ServiceDeployments:
         self.deployments = [first]
         self.revisions = {revision_arn(0): OLD, revision_arn(1): OLD}
         self.served_successful = 0
+        self.express_image = "127.0.0.1:15000/api:11"
+        self.express_updates = []
 
     def unavailable(self):
         return UNAVAILABLE.get(self.kind)
@@ -279,9 +290,17 @@ class ServiceDeployments:
         # Blue/green after scale-up: the legacy view looks settled, bake time or not.
         return [dep("PRIMARY", d.target_td, 2, 2, "COMPLETED")]
 
+    def express(self, now):
+        return {"cluster": "c", "serviceName": "web", "serviceArn": SERVICE, "status": {"statusCode": "ACTIVE"},
+                "activeConfigurations": [{
+                    "serviceRevisionArn": self.current().target, "taskDefinitionArn": self.current().target_td,
+                    "primaryContainer": express_container(self.express_image),
+                    "ingressPaths": [{"accessType": "PUBLIC", "endpoint": "web-0a1b2c.ecs.us-east-1.on.aws"}]}]}
+
     def service_fields(self):
         d = self.current()
-        return {"currentServiceDeployment": d.arn,
+        express = {"resourceManagementType": "ECS"} if self.kind == "sd-express" else {}
+        return {**express, "currentServiceDeployment": d.arn,
                 "deploymentConfiguration": {"strategy": STRATEGY.get(self.kind, "ROLLING"),
                                             "bakeTimeInMinutes": BAKE_MINUTES}}
 
@@ -289,6 +308,18 @@ class ServiceDeployments:
         """The answer to a service deployment operation, or None for other operations."""
         now = time.time()
         self.tick()
+        if op == "DescribeExpressGatewayService":
+            return {"service": self.express(now)}
+        if op == "UpdateExpressGatewayService":
+            container = request.get("primaryContainer") or {}
+            self.express_updates.append(container)
+            self.express_image = container.get("image", self.express_image)
+            td = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:{20 + len(self.deployments)}"
+            self.update(td)
+            return {"service": {"serviceArn": SERVICE, "cluster": "c", "serviceName": "web",
+                                "status": {"statusCode": "ACTIVE"},
+                                "targetConfiguration": {"taskDefinitionArn": td,
+                                                        "primaryContainer": container}}}
         if op == "ListServiceDeployments":
             return {"serviceDeployments": [
                 {"serviceDeploymentArn": d.arn, "serviceArn": SERVICE, "createdAt": d.created,

@@ -307,3 +307,42 @@ fn a_cancelled_deploy_with_rollback_on_cancel_asks_ecs_to_roll_its_deployment_ba
         "no second update: {calls}"
     );
 }
+
+#[test]
+fn an_express_service_gets_its_new_image_through_the_express_api_and_a_verdict() {
+    let Some(emulator) = emulator("sd-express") else {
+        return;
+    };
+    // A named container other than the primary one, an override: refused before anything changes.
+    run(&mut emulator.deploy(&["--image", V2]))
+        .expect_code(2)
+        .stderr_has("is an ECS Express Mode service")
+        .stderr_has("other than its primary one (Main)");
+    run(&mut emulator.deploy(&["--image", "127.0.0.1:15000/api:v2", "--env", "A=1"]))
+        .expect_code(2)
+        .stderr_has("task definition overrides");
+    let calls = emulator.calls();
+    assert!(
+        calls.get("UpdateExpressGatewayService").is_none()
+            && calls.get("RegisterTaskDefinition").is_none(),
+        "{calls}"
+    );
+    run(&mut emulator.deploy(&["--image", "127.0.0.1:15000/api:v2"]))
+        .expect_code(0)
+        .stdout_has("web: stable on web:21 (service deployment sd-2: ROLLING SUCCESSFUL)");
+    let calls = emulator.calls();
+    let update = &calls["express_updates"][0];
+    assert_eq!(update["image"], "127.0.0.1:15000/api:v2", "{calls}");
+    assert_eq!(
+        update["environment"][0]["name"], "MODE",
+        "the rest of the container is kept: {calls}"
+    );
+    assert!(
+        calls.get("UpdateService").is_none() && calls.get("RegisterTaskDefinition").is_none(),
+        "{calls}"
+    );
+    run_in(&emulator, &["status", "--cluster", "c", "--service", "web"])
+        .expect_code(0)
+        .stdout_has("  express     ECS Express Mode service (ACTIVE), image 127.0.0.1:15000/api:v2")
+        .stdout_has("  url         https://web-0a1b2c.ecs.us-east-1.on.aws");
+}

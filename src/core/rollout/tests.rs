@@ -421,3 +421,92 @@ fn an_unfinished_rollout_says_what_the_new_deployment_lacks() {
         );
     }
 }
+
+#[test]
+fn an_express_service_takes_one_image_for_its_primary_container_and_nothing_else() {
+    let fine = ExpressAsk {
+        from_service: true,
+        images: 1,
+        ..Default::default()
+    };
+    let cases = [
+        ("one image", fine.clone(), None),
+        (
+            "named Main",
+            ExpressAsk {
+                container: Some("Main".into()),
+                ..fine.clone()
+            },
+            None,
+        ),
+        (
+            "another container",
+            ExpressAsk {
+                container: Some("worker".into()),
+                ..fine.clone()
+            },
+            Some("other than its primary one"),
+        ),
+        (
+            "no image",
+            ExpressAsk {
+                images: 0,
+                ..fine.clone()
+            },
+            Some("exactly one --image"),
+        ),
+        (
+            "a family",
+            ExpressAsk {
+                from_service: false,
+                ..fine.clone()
+            },
+            Some("--family"),
+        ),
+        (
+            "overrides",
+            ExpressAsk {
+                overrides: true,
+                ..fine.clone()
+            },
+            Some("--env"),
+        ),
+        (
+            "a count",
+            ExpressAsk {
+                desired_count: true,
+                ..fine.clone()
+            },
+            Some("--desired-count"),
+        ),
+        (
+            "a rollback",
+            ExpressAsk {
+                rollback_on_failure: true,
+                ..fine.clone()
+            },
+            Some("--rollback-on-failure"),
+        ),
+        (
+            "forced",
+            ExpressAsk {
+                force_new_deployment: true,
+                ..fine
+            },
+            Some("--force-new-deployment"),
+        ),
+    ];
+    for (name, ask, want) in cases {
+        match (check_express("web", &ask), want) {
+            (Ok(()), None) => {}
+            (Err(r), Some(needle)) => {
+                let text = r.to_string();
+                assert!(
+                    text.contains("is an ECS Express Mode service") && text.contains(needle),
+                    "{name}: {text}"
+                );
+            }
+            (got, want) => panic!("{name}: {got:?}, wanted {want:?}"),
+        }
+    }
+}
