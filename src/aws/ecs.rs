@@ -36,6 +36,8 @@ pub struct ServiceInfo {
     pub lifecycle_hooks: Vec<String>,
     /// An ECS Express Mode service (`resourceManagementType` ECS).
     pub express: bool,
+    /// The container and port its (first) load balancer sends traffic to.
+    pub load_balancer: Option<(String, i32)>,
 }
 
 fn info_of(cluster: &str, requested: &str, s: &aws_sdk_ecs::types::Service) -> ServiceInfo {
@@ -81,6 +83,10 @@ fn info_of(cluster: &str, requested: &str, s: &aws_sdk_ecs::types::Service) -> S
             })
             .collect(),
         express: s.resource_management_type().map(|t| t.as_str()) == Some("ECS"),
+        load_balancer: s
+            .load_balancers()
+            .iter()
+            .find_map(|lb| Some((lb.container_name()?.to_owned(), lb.container_port()?))),
     }
 }
 
@@ -537,6 +543,7 @@ fn snapshot(s: &aws_sdk_ecs::types::Service) -> ServiceSnapshot {
             .map(|st| st.as_str().to_owned()),
         service_deployment: None,
         awaiting_service_deployment: None,
+        codedeploy: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! commands that need AWS, and converts between SDK types and `core` types.
 
 pub mod codebuild;
+pub mod codedeploy;
 pub mod deployments;
 pub mod ecr;
 pub mod ecs;
@@ -157,6 +158,10 @@ impl Aws {
 
     pub fn elb(&self) -> aws_sdk_elasticloadbalancingv2::Client {
         aws_sdk_elasticloadbalancingv2::Client::new(&self.config)
+    }
+
+    pub fn codedeploy(&self) -> aws_sdk_codedeploy::Client {
+        aws_sdk_codedeploy::Client::new(&self.config)
     }
 
     pub fn sts(&self) -> aws_sdk_sts::Client {

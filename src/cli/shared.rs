@@ -11,7 +11,7 @@ use crate::core::overrides::{self, Overrides, Targeted};
 use crate::core::release::DryRun;
 use crate::core::rollout::RollbackScope;
 use crate::core::taskdef::ImageSpec;
-use crate::flow::deploy::{AfterDeploy, DeployPlan, ServiceTarget};
+use crate::flow::deploy::{AfterDeploy, CodeDeployOptions, DeployPlan, ServiceTarget};
 use crate::flow::image::{BuildRequest, PushRequest};
 use crate::flow::rollout::WaitSettings;
 use crate::flow::taskdef::{Changes, RegisterOptions, Source};
@@ -679,6 +679,19 @@ pub struct RolloutArgs {
     /// nothing uses (as `taskdef prune --keep N`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "no_wait")]
     pub prune_keep: Option<u32>,
+
+    /// A CODE_DEPLOY service: the CodeDeploy application that deploys it [default: found from the
+    /// deployment group whose ECS services include it].
+    #[arg(long, value_name = "NAME", requires = "codedeploy_deployment_group")]
+    pub codedeploy_application: Option<String>,
+
+    /// A CODE_DEPLOY service: its CodeDeploy deployment group.
+    #[arg(long, value_name = "NAME", requires = "codedeploy_application")]
+    pub codedeploy_deployment_group: Option<String>,
+
+    /// A CODE_DEPLOY service: the AppSpec's Hooks, from a YAML or JSON file (`- BeforeInstall: FUNCTION`).
+    #[arg(long, value_name = "FILE")]
+    pub appspec_hooks: Option<PathBuf>,
 }
 
 /// `--rollback`: which services a failed rollout sends back.
@@ -780,6 +793,11 @@ impl DeployFlags<'_> {
                 update_schedules: self.rollout.update_schedules,
                 schedules: self.rollout.schedules.clone(),
                 prune_keep: self.rollout.prune_keep.map(|n| n as usize),
+            },
+            codedeploy: CodeDeployOptions {
+                application: self.rollout.codedeploy_application.clone(),
+                deployment_group: self.rollout.codedeploy_deployment_group.clone(),
+                appspec_hooks: self.rollout.appspec_hooks.clone(),
             },
         }
     }

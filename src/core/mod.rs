@@ -4,6 +4,7 @@
 pub mod buildspec;
 pub mod carry;
 pub mod codebuild;
+pub mod codedeploy;
 pub mod credentials;
 pub mod deployment;
 pub mod dockerignore;

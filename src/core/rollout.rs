@@ -32,6 +32,8 @@ pub struct ServiceSnapshot {
     pub service_deployment: Option<ServiceDeploymentView>,
     /// Set while our service deployment is looked for and not found yet: why the wait goes on.
     pub awaiting_service_deployment: Option<String>,
+    /// A CODE_DEPLOY service's CodeDeploy deployment (the wait attaches it).
+    pub codedeploy: Option<super::codedeploy::CodeDeployView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,6 +75,8 @@ pub struct Expectation {
     pub since: Option<i64>,
     /// The service deployment to follow, when it is known already (one we steered).
     pub follow: Option<Follow>,
+    /// A CODE_DEPLOY service: the CodeDeploy deployment whose status is the verdict.
+    pub codedeploy: Option<String>,
 }
 
 /// A known service deployment to follow.
@@ -94,6 +98,7 @@ impl Expectation {
             wait_rollback: true,
             since: None,
             follow: None,
+            codedeploy: None,
         }
     }
 }
@@ -132,6 +137,12 @@ pub fn verdict_and_disagreement(
     if matches!(s.status.as_str(), "MISSING" | "DRAINING" | "INACTIVE") {
         return (legacy, None);
     }
+    if let Some(d) = &s.codedeploy {
+        return (
+            of_deployment(super::codedeploy::verdict(d, want.until)),
+            None,
+        );
+    }
     let Some(d) = &s.service_deployment else {
         return match &s.awaiting_service_deployment {
             Some(why) => (Verdict::InProgress(why.clone()), None),
@@ -158,14 +169,17 @@ pub fn verdict_and_disagreement(
         deployment::deployment_verdict(d, want.until, want.wait_rollback, want.max_task_failures)
     };
     let disagreement = deployment::disagreement(&legacy, &ours, &d.status);
-    let verdict = match ours {
+    (of_deployment(ours), disagreement)
+}
+
+fn of_deployment(v: DeploymentVerdict) -> Verdict {
+    match v {
         DeploymentVerdict::Successful => Verdict::Stable,
         DeploymentVerdict::Reached(until, note) => Verdict::Reached(until, note),
         DeploymentVerdict::Paused(why) => Verdict::Paused(why),
         DeploymentVerdict::InProgress(why) => Verdict::InProgress(why),
         DeploymentVerdict::Failed(why) => Verdict::Failed(why),
-    };
-    (verdict, disagreement)
+    }
 }
 
 pub fn verdict(s: &ServiceSnapshot, want: &Expectation) -> Verdict {
@@ -316,6 +330,9 @@ pub fn progress(
     }
     let mut lines: Vec<String> = s.deployments.iter().map(deployment_line).collect();
     if let Some(d) = &s.service_deployment {
+        lines.extend(d.lines());
+    }
+    if let Some(d) = &s.codedeploy {
         lines.extend(d.lines());
     }
     if lines != *last_lines {
@@ -522,7 +539,7 @@ impl std::fmt::Display for Refusal {
                 controller,
             } => write!(
                 f,
-                "service `{service}` uses the {controller} deployment controller: ecs-ship deploys only services with the ECS (rolling update) controller"
+                "service `{service}` uses the {controller} deployment controller: ecs-ship deploys services with the ECS controller (UpdateService) or CODE_DEPLOY (CodeDeploy); an EXTERNAL one is deployed by its own tool"
             ),
             Refusal::Express { service, what } => write!(
                 f,
@@ -536,7 +553,8 @@ impl std::fmt::Display for Refusal {
 impl std::error::Error for Refusal {}
 
 /// Whether ecs-ship can deploy a service with this status and deployment controller: ACTIVE (an
-/// empty status is an emulator's ACTIVE) and the ECS controller (or none named).
+/// empty status is an emulator's ACTIVE) and the ECS controller (or none named) or CODE_DEPLOY
+/// (through CodeDeploy).
 pub fn check_deployable(service: &str, status: &str, controller: &str) -> Result<(), Refusal> {
     if !(status.is_empty() || status == "ACTIVE") {
         return Err(Refusal::NotActive {
@@ -544,7 +562,7 @@ pub fn check_deployable(service: &str, status: &str, controller: &str) -> Result
             status: status.to_owned(),
         });
     }
-    if !(controller.is_empty() || controller == "ECS") {
+    if !(controller.is_empty() || controller == "ECS" || controller == "CODE_DEPLOY") {
         return Err(Refusal::Controller {
             service: service.to_owned(),
             controller: controller.to_owned(),

@@ -12,6 +12,8 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use super::Session;
+pub use super::codedeploy::CodeDeployOptions;
+use super::codedeploy::CodeDeployTarget;
 use super::prune::{MovedSchedule, PruneReport};
 use super::rollout::{WaitReport, WaitSettings, wait_services};
 use super::taskdef::{self, Changes, Loaded, RegisterOptions, RegisterResult, Source};
@@ -54,6 +56,8 @@ pub struct DeployPlan {
     pub verify: VerifySettings,
     /// What follows a stable rollout.
     pub after: AfterDeploy,
+    /// For CODE_DEPLOY services.
+    pub codedeploy: CodeDeployOptions,
 }
 
 /// What follows a stable (and verified) rollout.
@@ -67,9 +71,11 @@ pub struct AfterDeploy {
     pub prune_keep: Option<usize>,
 }
 
-/// Each service checked deployable, with the task definition it would get.
+/// Each service checked deployable, with the task definition it would get (and, for a
+/// CODE_DEPLOY service, where CodeDeploy deploys it).
 pub struct Checked {
     pub services: Vec<(ServiceInfo, Loaded)>,
+    pub codedeploy: Vec<Option<CodeDeployTarget>>,
 }
 
 /// A revision registered (or reused, or rendered on a dry run) for a service.
@@ -83,6 +89,9 @@ pub struct ServiceDeployment {
     /// (ECS makes the revision), instead of a revision of ours through UpdateService.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub express: Option<ExpressUpdate>,
+    /// A CODE_DEPLOY service: deployed by a CodeDeploy deployment of our revision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codedeploy: Option<CodeDeployTarget>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -229,11 +238,21 @@ pub async fn check(session: &Session, plan: &DeployPlan) -> Result<Checked> {
             rollout::check_express(&t.service, &express_ask(plan, t))
                 .map_err(|refusal| Error::input_with(refusal.to_string(), refusal))?;
         }
+        let codedeploy = if service.deployment_controller == "CODE_DEPLOY" {
+            let aws = session.aws().await?;
+            Some(super::codedeploy::target(aws, &plan.codedeploy, &service).await?)
+        } else {
+            None
+        };
         let loaded = load_for(session, t, &service).await?;
-        Ok::<_, Error>((service, loaded))
+        Ok::<_, Error>((service, loaded, codedeploy))
     }))
     .await?;
-    Ok(Checked { services })
+    let (services, codedeploy) = services.into_iter().map(|(s, l, c)| ((s, l), c)).unzip();
+    Ok(Checked {
+        services,
+        codedeploy,
+    })
 }
 
 /// What the deploy asks of an Express Mode service.
@@ -281,6 +300,7 @@ fn express_deployment(service: ServiceInfo, changes: &Changes, dry_run: bool) ->
             service_arn: service.arn,
             image,
         }),
+        codedeploy: None,
     }
 }
 
@@ -333,7 +353,10 @@ pub async fn register(
     let aws = session.aws().await?;
     let ensured = taskdef::EnsuredGroups::default();
     let mut done = Vec::new();
-    for ((service, loaded), changes) in checked.services.into_iter().zip(changes) {
+    let targets = checked.codedeploy;
+    for (((service, loaded), changes), codedeploy) in
+        checked.services.into_iter().zip(changes).zip(targets)
+    {
         if service.express {
             done.push(express_deployment(service, &changes, options.dry_run));
             continue;
@@ -345,6 +368,7 @@ pub async fn register(
             task_definition: registered,
             previous: service.task_definition,
             express: None,
+            codedeploy,
         });
     }
     Ok(done)
@@ -400,6 +424,13 @@ pub async fn roll_out(
                 continue;
             }
             let to = s.task_definition.arn.as_deref().unwrap_or("a new revision");
+            if let Some(c) = &s.codedeploy {
+                info!(
+                    "dry run: would create a CodeDeploy deployment of {to} for service `{}` in `{}`/`{}`",
+                    s.service, c.application, c.deployment_group
+                );
+                continue;
+            }
             info!(
                 "dry run: would update service `{}` from {} to {to}",
                 s.service, s.previous
@@ -518,6 +549,20 @@ async fn update_all(
             continue;
         }
         let arn = s.arn().to_owned();
+        if let Some(target) = &mut s.codedeploy {
+            let start = super::codedeploy::start(aws, target, &arn);
+            let id = within(deadline, aws, &what, start).await?;
+            target.deployment_id = Some(id.clone());
+            updated.push(s.service.clone());
+            let want = Expectation {
+                previous: Some(s.previous.clone()),
+                since: Some(since),
+                codedeploy: Some(id),
+                ..plan.wait.expect(arn)
+            };
+            expectations.push((s.service.clone(), want));
+            continue;
+        }
         let update = aws::ecs::update_service(aws, &plan.cluster, &s.service, &arn, &plan.update);
         let replaced = match within(deadline, aws, &what, update).await {
             Ok(replaced) => replaced,
@@ -625,6 +670,14 @@ async fn roll_back(
         if !rollout::in_rollback_scope(scope, *verdict, verify_failed) {
             continue;
         }
+        if let Some(id) = s
+            .codedeploy
+            .as_ref()
+            .and_then(|c| c.deployment_id.as_deref())
+        {
+            notes.push(codedeploy_rollback(aws, deadline, &s.service, id, *verdict).await);
+            continue;
+        }
         let what = format!("reading service `{}` for the rollback", s.service);
         let read = aws::ecs::describe_service(aws, &plan.cluster, &s.service);
         let now = match within(deadline, aws, &what, read).await {
@@ -696,6 +749,30 @@ async fn roll_back(
     failure.context(outcome.join("; "))
 }
 
+/// The rollback of a CODE_DEPLOY service: a deployment still running is stopped with CodeDeploy's
+/// rollback; a failed one was rolled back by CodeDeploy as its deployment group says.
+async fn codedeploy_rollback(
+    aws: &Aws,
+    deadline: tokio::time::Instant,
+    service: &str,
+    id: &str,
+    verdict: ServiceVerdict,
+) -> String {
+    if verdict != ServiceVerdict::TimedOut {
+        return format!(
+            "`{service}`: CodeDeploy deployment {id} ended; CodeDeploy rolls a failed deployment back as its deployment group's automatic rollback says"
+        );
+    }
+    let what = format!("stopping CodeDeploy deployment {id} of `{service}`");
+    match within(deadline, aws, &what, aws::codedeploy::stop(aws, id, true)).await {
+        Ok(()) => format!("stopped CodeDeploy deployment {id} of `{service}` with its rollback"),
+        Err(e) => format!(
+            "stopping CodeDeploy deployment {id} of `{service}` failed: {}",
+            e.chain()
+        ),
+    }
+}
+
 /// What a cancelled deploy leaves, said plainly; with --rollback-on-cancel the services are sent
 /// back to their previous revisions first (quick calls, not waited for: a cancelled job is killed
 /// soon after).
@@ -721,6 +798,28 @@ async fn cancel_one(
     deployment: Option<&str>,
 ) -> String {
     const BOUND: Duration = Duration::from_secs(10);
+    if let Some(id) = s
+        .codedeploy
+        .as_ref()
+        .and_then(|c| c.deployment_id.as_deref())
+    {
+        let stop = aws::codedeploy::stop(aws, id, true);
+        return match tokio::time::timeout(BOUND, stop).await {
+            Ok(Ok(())) => format!(
+                "asked CodeDeploy to stop deployment {id} of `{}` and roll it back",
+                s.service
+            ),
+            Ok(Err(e)) => format!(
+                "stopping CodeDeploy deployment {id} of `{}` failed: {}",
+                s.service,
+                e.chain()
+            ),
+            Err(_) => format!(
+                "stopping CodeDeploy deployment {id} of `{}` got no answer within 10s",
+                s.service
+            ),
+        };
+    }
     if let Some(arn) = deployment {
         let stop = aws::deployments::stop(aws, arn, aws::deployments::StopKind::Rollback);
         match tokio::time::timeout(BOUND, stop).await {
@@ -988,6 +1087,7 @@ mod tests {
                     stopped_tasks: vec![],
                     target_groups: vec![],
                     service_deployment: None,
+                    codedeploy: None,
                     next: None,
                 }],
             }),

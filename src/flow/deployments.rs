@@ -25,6 +25,8 @@ enum Track {
     Looking,
     Following(String),
     Legacy,
+    /// A CODE_DEPLOY service: its CodeDeploy deployment gives the verdict.
+    CodeDeploy(String),
 }
 
 /// What one wait knows of its services' service deployments, across polls.
@@ -47,9 +49,10 @@ impl Tracker {
                 tracks: expectations
                     .iter()
                     .map(|(s, want)| {
-                        let track = match &want.follow {
-                            Some(f) => Track::Following(f.arn.clone()),
-                            None => Track::Looking,
+                        let track = match (&want.follow, &want.codedeploy) {
+                            (_, Some(id)) => Track::CodeDeploy(id.clone()),
+                            (Some(f), None) => Track::Following(f.arn.clone()),
+                            (None, None) => Track::Looking,
                         };
                         (s.clone(), track)
                     })
@@ -153,15 +156,39 @@ impl Tracker {
         let names: Vec<String> = expectations.iter().map(|(n, _)| n.clone()).collect();
         let following = self.following();
         let arns: Vec<String> = following.iter().map(|(_, a)| a.clone()).collect();
-        let (services, views) =
-            tokio::join!(aws::ecs::poll_services(aws, cluster, &names), async {
+        let codedeploys: Vec<(String, String)> = {
+            let state = self.state.lock().expect("tracker lock");
+            state
+                .tracks
+                .iter()
+                .filter_map(|(s, t)| match t {
+                    Track::CodeDeploy(id) => Some((s.clone(), id.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (services, views, codedeployed) = tokio::join!(
+            aws::ecs::poll_services(aws, cluster, &names),
+            async {
                 if arns.is_empty() {
                     Ok(Vec::new())
                 } else {
                     sd::describe(aws, &arns).await
                 }
-            });
+            },
+            futures_util::future::join_all(
+                codedeploys
+                    .iter()
+                    .map(|(_, id)| aws::codedeploy::view(aws, id))
+            )
+        );
         let mut snapshots = services?;
+        for ((service, _), view) in codedeploys.iter().zip(codedeployed) {
+            let view = view?;
+            if let Some(s) = snapshots.iter_mut().find(|s| s.name == *service) {
+                s.codedeploy = Some(view);
+            }
+        }
         let mut views = match views {
             Ok(views) => views,
             Err(ReadError::Unavailable(why)) => {
@@ -308,7 +335,7 @@ impl Tracker {
                         short_arn(&want.task_definition)
                     ));
                 }
-                Track::Legacy => {}
+                Track::Legacy | Track::CodeDeploy(_) => {}
             }
         }
         Ok(())

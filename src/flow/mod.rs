@@ -18,6 +18,7 @@
 
 pub mod artifacts;
 pub mod codebuild;
+pub mod codedeploy;
 pub mod deploy;
 pub mod deployments;
 pub mod doctor;

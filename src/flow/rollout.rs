@@ -68,6 +68,9 @@ pub struct ServiceReport {
     /// DescribeServices alone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_deployment: Option<ServiceDeploymentView>,
+    /// A CODE_DEPLOY service's CodeDeploy deployment, as last seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codedeploy: Option<crate::core::codedeploy::CodeDeployView>,
     /// How to follow what was not waited for (`--wait-until`), or to continue a paused hook.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
@@ -77,11 +80,13 @@ impl fmt::Display for WaitReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for s in &self.services {
             let td = short_arn(&s.task_definition);
-            let by = s
-                .service_deployment
-                .as_ref()
-                .map(|d| format!(" (service deployment {}: {})", d.id(), d.state()))
-                .unwrap_or_default();
+            let by = match (&s.service_deployment, &s.codedeploy) {
+                (_, Some(c)) => {
+                    format!(" (CodeDeploy deployment {}: {})", c.deployment_id, c.status)
+                }
+                (Some(d), None) => format!(" (service deployment {}: {})", d.id(), d.state()),
+                (None, None) => String::new(),
+            };
             if s.verdict == ServiceVerdict::Stable {
                 match s.desired_count {
                     Some(0) => writeln!(
@@ -118,6 +123,25 @@ impl fmt::Display for WaitReport {
             }
             if let Some(d) = &s.service_deployment {
                 writeln!(f, "  service deployment {}: {}", d.id(), d.state())?;
+            }
+            if let Some(c) = &s.codedeploy {
+                writeln!(
+                    f,
+                    "  CodeDeploy deployment {}: {}",
+                    c.deployment_id, c.status
+                )?;
+                for e in &c.events {
+                    let diagnostics = e
+                        .diagnostics
+                        .as_deref()
+                        .map(|d| format!(": {d}"))
+                        .unwrap_or_default();
+                    writeln!(
+                        f,
+                        "    lifecycle event {} {}{diagnostics}",
+                        e.name, e.status
+                    )?;
+                }
             }
             for d in &s.deployments {
                 writeln!(f, "  deployment: {}", rollout::deployment_line(d))?;
@@ -493,6 +517,7 @@ fn report_of(
         stopped_tasks: Vec::new(),
         target_groups: Vec::new(),
         service_deployment,
+        codedeploy: snapshot.and_then(|s| s.codedeploy.clone()),
         next,
     }
 }
@@ -613,6 +638,7 @@ mod tests {
                     }],
                 }],
                 service_deployment: None,
+                codedeploy: None,
                 next: None,
             }],
         };

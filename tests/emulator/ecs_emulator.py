@@ -20,6 +20,7 @@ Scenarios:
   instant   the service runs OLD; UpdateService to NEW completes at once (a deploy at its API floor)
   pair      two services, for a deploy of several: `web` as in `instant`, `worker` as in `failing`
   sd-*      service deployments of every strategy over time: see service_deployments.py
+  cd-*      a CODE_DEPLOY service deployed by CodeDeploy, lifecycle event by event: see codedeploy.py
 
 One-off tasks (RunTask, DescribeTasks, StopTask, and GetLogEvents for the task's awslogs stream
 ecs/api/<task-id> in /ecs/web); the service then runs OLD on awsvpc (FARGATE, platform 1.4.0) and RunTask
@@ -37,6 +38,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from codedeploy import CodeDeploy
 from service_deployments import ServiceDeployments
 
 ACCOUNT = "123456789012"
@@ -77,6 +79,7 @@ class Scenario:
         self.failed = 0
         self.updated_at = None
         self.sd = ServiceDeployments(kind) if kind.startswith("sd-") else None
+        self.cd = CodeDeploy(kind) if kind.startswith("cd-") else None
 
     def deployments(self):
         t = time.monotonic() - self.start
@@ -95,6 +98,8 @@ class Scenario:
             return [dep("PRIMARY", self.current, 2, 1, "IN_PROGRESS"), dep("ACTIVE", OLD, 2, 2, "COMPLETED")]
         if self.kind == "idle":  # desiredCount 0: stable with nothing running
             return [dep("PRIMARY", self.current, 0, 0, "COMPLETED")]
+        if self.cd:
+            return [dep("PRIMARY", OLD, 2, 2, "COMPLETED")]
         if self.kind in ("instant", "inactive", "draining", "hostile", "update-fails", "raced") or self.kind.startswith("task") \
                 or self.kind == "no-capacity":
             return [dep("PRIMARY", self.current, 2, 2, "COMPLETED")]
@@ -123,7 +128,7 @@ class Scenario:
                 "status": status, "taskDefinition": primary["taskDefinition"],
                 "desiredCount": primary["desiredCount"],
                 "runningCount": primary["runningCount"], "pendingCount": 0, "deployments": deployments,
-                "deploymentController": {"type": "ECS"}, "launchType": "FARGATE",
+                "deploymentController": {"type": "CODE_DEPLOY" if self.cd else "ECS"}, "launchType": "FARGATE",
                 "loadBalancers": [{"targetGroupArn": TARGET_GROUP, "containerName": "api", "containerPort": 8080}],
                 "events": [{"id": "e1", "createdAt": time.time() - 60, "message": message}],
                 **({"networkConfiguration": {"awsvpcConfiguration": {
@@ -273,6 +278,14 @@ def serve(scenario):
                 self.end_headers()
                 self.wfile.write(data)
                 return
+            if scenario.cd and op in ("ListApplications", "ListDeploymentGroups", "BatchGetDeploymentGroups",
+                                      "CreateDeployment", "GetDeployment", "ListDeploymentTargets",
+                                      "BatchGetDeploymentTargets", "StopDeployment"):
+                with scenario.lock:
+                    return self.answer(scenario.cd.handle(op, request))
+            if op == "UpdateService" and scenario.cd:
+                return self.error("InvalidParameterException",
+                                  "emulated: a CODE_DEPLOY service's revision changes through CodeDeploy")
             if op == "UpdateService" and scenario.kind == "sd-express":
                 return self.error("InvalidParameterException",
                                   "emulated: an Express service is updated with UpdateExpressGatewayService")
@@ -369,6 +382,8 @@ def serve(scenario):
         def do_GET(self):
             served = {"served_successful": scenario.sd.served_successful,
                       "express_updates": scenario.sd.express_updates} if scenario.sd else {}
+            if scenario.cd:
+                served = {"appspecs": scenario.cd.appspecs, "stops": scenario.cd.stops}
             data = json.dumps(dict(CALLS, run_requests=RUN_REQUESTS, **served)).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -188,6 +188,19 @@ async fn missing_services_and_other_controllers_are_refused() {
     if !require_moto() {
         return;
     }
+    let (cluster, _, _) = running_service(1, Some(DeploymentControllerType::External)).await;
+    ecs_ship_run(&[
+        "deploy",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--image",
+        "api=x:2",
+    ])
+    .expect_code(2)
+    .stderr_has("uses the EXTERNAL deployment controller");
+    // CodeDeploy shifts traffic between task sets behind a load balancer: without one, refused.
     let (cluster, _, _) = running_service(1, Some(DeploymentControllerType::CodeDeploy)).await;
     ecs_ship_run(&[
         "deploy",
@@ -199,7 +212,7 @@ async fn missing_services_and_other_controllers_are_refused() {
         "api=x:2",
     ])
     .expect_code(2)
-    .stderr_has("uses the CODE_DEPLOY deployment controller");
+    .stderr_has("has no load balancer for CodeDeploy to shift traffic on");
     ecs_ship_run(&[
         "deploy",
         "--cluster",

@@ -346,3 +346,92 @@ fn an_express_service_gets_its_new_image_through_the_express_api_and_a_verdict()
         .stdout_has("  express     ECS Express Mode service (ACTIVE), image 127.0.0.1:15000/api:v2")
         .stdout_has("  url         https://web-0a1b2c.ecs.us-east-1.on.aws");
 }
+
+#[test]
+fn a_codedeploy_service_deploys_through_codedeploy_to_its_verdict() {
+    let Some(emulator) = emulator("cd-ok") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = dir.path().join("hooks.yml");
+    std::fs::write(&hooks, "- AfterAllowTestTraffic: smoke-test\n").unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "- ApplicationStart: x\n").unwrap();
+    run(&mut emulator.deploy(&["--image", V2, "--appspec-hooks", bad.to_str().unwrap()]))
+        .expect_code(2)
+        .stderr_has("`ApplicationStart` is not a hook of an ECS deployment");
+    assert!(
+        emulator.calls().get("RegisterTaskDefinition").is_none(),
+        "refused before registering"
+    );
+    let run =
+        run(&mut emulator.deploy(&["--image", V2, "--appspec-hooks", hooks.to_str().unwrap()]))
+            .expect_code(0)
+            .stderr_has(
+                "deploys through CodeDeploy: application `web-app`, deployment group `web-dg`",
+            )
+            .stderr_has("lifecycle event AfterAllowTestTraffic Succeeded")
+            .stdout_has("web: stable on web:1 (CodeDeploy deployment d-EMU1: Succeeded)");
+    let calls = emulator.calls();
+    assert!(calls.get("UpdateService").is_none(), "{calls}");
+    let spec: serde_json::Value = serde_json::from_str(
+        calls["appspecs"][0]["revision"]["appSpecContent"]["content"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let props = &spec["Resources"][0]["TargetService"]["Properties"];
+    assert_eq!(
+        props["TaskDefinition"], "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1",
+        "{spec}"
+    );
+    assert_eq!(props["LoadBalancerInfo"]["ContainerName"], "api");
+    assert_eq!(props["LoadBalancerInfo"]["ContainerPort"], 8080);
+    assert_eq!(
+        spec["Hooks"][0]["AfterAllowTestTraffic"], "smoke-test",
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_failed_codedeploy_hook_fails_with_its_diagnostics() {
+    let Some((_e, run)) = deploy_on(
+        "cd-hook-fails",
+        &[
+            "--codedeploy-application",
+            "web-app",
+            "--codedeploy-deployment-group",
+            "web-dg",
+        ],
+    ) else {
+        return;
+    };
+    run.expect_code(4)
+        .stderr_has("CodeDeploy deployment d-EMU1 Failed: HOOK_EXECUTION_FAILURE")
+        .stderr_has("lifecycle event AfterAllowTestTraffic failed: ScriptFailed: smoke test returned 500 (log tail: GET /health 500)")
+        .stderr_has("rolled back by deployment d-EMU2");
+}
+
+#[test]
+fn a_codedeploy_deployment_past_the_deadline_or_cancelled_is_stopped_with_its_rollback() {
+    let Some((emulator, run)) = deploy_on("cd-slow", &["--timeout", "4s", "--rollback-on-failure"])
+    else {
+        return;
+    };
+    run.expect_code(5)
+        .stderr_has("stopped CodeDeploy deployment d-EMU1 of `web` with its rollback");
+    assert_eq!(emulator.calls()["stops"][0]["autoRollbackEnabled"], true);
+    let Some(emulator) = crate::harness::emulator("cd-slow") else {
+        return;
+    };
+    let mut cmd = emulator.deploy(&["--image", V2, "--rollback-on-cancel"]);
+    signalled(
+        &mut cmd,
+        "lifecycle event AllowTestTraffic InProgress",
+        "-INT",
+    )
+    .expect_code(130)
+    .stderr_has("asked CodeDeploy to stop deployment d-EMU1 of `web` and roll it back");
+    assert_eq!(emulator.calls()["stops"][0]["autoRollbackEnabled"], true);
+}

@@ -260,7 +260,7 @@ fn each_wait_end_gives_each_service_its_verdict() {
 }
 
 #[test]
-fn only_an_active_service_with_the_ecs_controller_is_deployable() {
+fn only_an_active_service_with_the_ecs_or_codedeploy_controller_is_deployable() {
     let active = |c: &str| Refusal::Controller {
         service: "web".into(),
         controller: c.into(),
@@ -273,7 +273,7 @@ fn only_an_active_service_with_the_ecs_controller_is_deployable() {
         ("ACTIVE", "ECS", None),
         ("ACTIVE", "", None),
         ("", "ECS", None),
-        ("ACTIVE", "CODE_DEPLOY", Some(active("CODE_DEPLOY"))),
+        ("ACTIVE", "CODE_DEPLOY", None),
         ("ACTIVE", "EXTERNAL", Some(active("EXTERNAL"))),
         ("INACTIVE", "ECS", Some(gone("INACTIVE"))),
         ("DRAINING", "ECS", Some(gone("DRAINING"))),
@@ -292,9 +292,9 @@ fn only_an_active_service_with_the_ecs_controller_is_deployable() {
             .contains("service `web` is INACTIVE")
     );
     assert!(
-        active("CODE_DEPLOY")
+        active("EXTERNAL")
             .to_string()
-            .contains("the CODE_DEPLOY deployment controller")
+            .contains("the EXTERNAL deployment controller")
     );
 }
 
