@@ -136,8 +136,7 @@ impl Waiter<'_> {
             Interval::Growing { min, max } => (min, max),
         };
         let mut interval = min;
-        let mut seen: Vec<(Vec<String>, Vec<String>, Vec<String>)> =
-            vec![Default::default(); self.expectations.len()];
+        let mut seen: Seen = vec![Default::default(); self.expectations.len()];
         let mut first = true;
         let mut last_change = Instant::now();
         let mut last: Vec<ServiceSnapshot> = Vec::new();
@@ -163,33 +162,7 @@ impl Waiter<'_> {
             match polled {
                 Ok(snapshots) => {
                     last_error = None;
-                    let mut changed = false;
-                    let mut verdicts = Vec::new();
-                    for s in &snapshots {
-                        let index = self.expectations.iter().position(|(n, _)| *n == s.name);
-                        let (Some(index), Some(want)) = (index, self.expectation(&s.name)) else {
-                            continue;
-                        };
-                        let (events, lines, disagreements) = &mut seen[index];
-                        let new = progress(s, events, lines);
-                        // The first poll shows where things stand, not the service's whole history.
-                        if !first {
-                            new.events.iter().for_each(|line| report(&s.name, line));
-                        }
-                        new.deployments
-                            .iter()
-                            .for_each(|line| report(&s.name, line));
-                        changed |= !new.is_empty();
-                        let (v, disagreement) = verdict_and_disagreement(s, want);
-                        // The views disagreeing is said once per kind, never silently.
-                        if let Some(line) = disagreement
-                            && !disagreements.contains(&line)
-                        {
-                            report(&s.name, &line);
-                            disagreements.push(line);
-                        }
-                        verdicts.push((s.name.clone(), v));
-                    }
+                    let (changed, verdicts) = self.judge(&snapshots, &mut seen, first, &mut report);
                     first = false;
                     last = snapshots;
                     if let Some((service, Verdict::Failed(reason))) = verdicts
@@ -270,6 +243,51 @@ impl Waiter<'_> {
                 () = &mut interrupt => return Ok(Outcome::Interrupted { services: last }),
             }
         }
+    }
+}
+
+/// What was seen of each service across polls: event ids, the last progress lines, and the
+/// disagreements already said.
+type Seen = Vec<(Vec<String>, Vec<String>, Vec<String>)>;
+
+impl Waiter<'_> {
+    /// Reports what is new in one poll's snapshots and gives each service's verdict; `changed`
+    /// when anything was new.
+    fn judge(
+        &self,
+        snapshots: &[ServiceSnapshot],
+        seen: &mut Seen,
+        first: bool,
+        report: &mut impl FnMut(&str, &str),
+    ) -> (bool, Vec<(String, Verdict)>) {
+        let mut changed = false;
+        let mut verdicts = Vec::new();
+        for s in snapshots {
+            let index = self.expectations.iter().position(|(n, _)| *n == s.name);
+            let (Some(index), Some(want)) = (index, self.expectation(&s.name)) else {
+                continue;
+            };
+            let (events, lines, disagreements) = &mut seen[index];
+            let new = progress(s, events, lines);
+            // The first poll shows where things stand, not the service's whole history.
+            if !first {
+                new.events.iter().for_each(|line| report(&s.name, line));
+            }
+            new.deployments
+                .iter()
+                .for_each(|line| report(&s.name, line));
+            changed |= !new.is_empty();
+            let (v, disagreement) = verdict_and_disagreement(s, want);
+            // The views disagreeing is said once per kind, never silently.
+            if let Some(line) = disagreement
+                && !disagreements.contains(&line)
+            {
+                report(&s.name, &line);
+                disagreements.push(line);
+            }
+            verdicts.push((s.name.clone(), v));
+        }
+        (changed, verdicts)
     }
 }
 
