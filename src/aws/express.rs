@@ -4,6 +4,7 @@
 //! definition, load balancer and scaling, so its image changes through the Express API, not
 //! UpdateService.
 
+use aws_sdk_ecs::operation::describe_express_gateway_service::DescribeExpressGatewayServiceOutput;
 use serde::Serialize;
 
 use super::{Aws, remote};
@@ -21,9 +22,8 @@ pub struct ExpressService {
     pub urls: Vec<String>,
 }
 
-pub async fn describe(aws: &Aws, service_arn: &str) -> Result<ExpressService> {
-    let out = aws
-        .ecs()
+async fn described(aws: &Aws, service_arn: &str) -> Result<DescribeExpressGatewayServiceOutput> {
+    aws.ecs()
         .describe_express_gateway_service()
         .service_arn(service_arn)
         .send()
@@ -33,7 +33,11 @@ pub async fn describe(aws: &Aws, service_arn: &str) -> Result<ExpressService> {
                 format!("failed to describe the Express service {service_arn}"),
                 e,
             )
-        })?;
+        })
+}
+
+pub async fn describe(aws: &Aws, service_arn: &str) -> Result<ExpressService> {
+    let out = described(aws, service_arn).await?;
     let service = out.service().ok_or_else(|| {
         Error::remote(format!(
             "DescribeExpressGatewayService returned no service for {service_arn}"
@@ -71,19 +75,8 @@ pub async fn describe(aws: &Aws, service_arn: &str) -> Result<ExpressService> {
 /// UpdateExpressGatewayService with the primary container as it is but for `image`; the task
 /// definition ECS made for it (what the deployment that follows deploys).
 pub async fn update_image(aws: &Aws, service_arn: &str, image: &str) -> Result<String> {
-    let described = aws
-        .ecs()
-        .describe_express_gateway_service()
-        .service_arn(service_arn)
-        .send()
-        .await
-        .map_err(|e| {
-            remote(
-                format!("failed to describe the Express service {service_arn}"),
-                e,
-            )
-        })?;
-    let mut container = described
+    let mut container = described(aws, service_arn)
+        .await?
         .service()
         .and_then(|s| s.active_configurations().first())
         .and_then(|c| c.primary_container())

@@ -64,15 +64,13 @@ impl Tracker {
         }
     }
 
-    fn following(&self) -> Vec<(String, String)> {
+    /// (service, what `pick` takes of its track), for the services whose track it takes.
+    fn tracked(&self, pick: impl Fn(&Track) -> Option<&String>) -> Vec<(String, String)> {
         let state = self.state.lock().expect("tracker lock");
         state
             .tracks
             .iter()
-            .filter_map(|(s, t)| match t {
-                Track::Following(arn) => Some((s.clone(), arn.clone())),
-                _ => None,
-            })
+            .filter_map(|(s, t)| pick(t).map(|v| (s.clone(), v.clone())))
             .collect()
     }
 
@@ -154,19 +152,15 @@ impl Tracker {
         expectations: &[(String, Expectation)],
     ) -> std::result::Result<Vec<ServiceSnapshot>, PollError> {
         let names: Vec<String> = expectations.iter().map(|(n, _)| n.clone()).collect();
-        let following = self.following();
-        let arns: Vec<String> = following.iter().map(|(_, a)| a.clone()).collect();
-        let codedeploys: Vec<(String, String)> = {
-            let state = self.state.lock().expect("tracker lock");
-            state
-                .tracks
-                .iter()
-                .filter_map(|(s, t)| match t {
-                    Track::CodeDeploy(id) => Some((s.clone(), id.clone())),
-                    _ => None,
-                })
-                .collect()
-        };
+        let following = self.tracked(|t| match t {
+            Track::Following(arn) => Some(arn),
+            _ => None,
+        });
+        let arns: Vec<String> = following.into_iter().map(|(_, a)| a).collect();
+        let codedeploys = self.tracked(|t| match t {
+            Track::CodeDeploy(id) => Some(id),
+            _ => None,
+        });
         let (services, views, codedeployed) = tokio::join!(
             aws::ecs::poll_services(aws, cluster, &names),
             async {
@@ -313,14 +307,7 @@ impl Tracker {
             }
             Err(ReadError::Poll(e)) => return Err(e),
         };
-        for v in &mut views {
-            v.target_task_definition = v.target_revision.as_ref().and_then(|r| tds.get(r)).cloned();
-            v.source_task_definitions = v
-                .source_revisions
-                .iter()
-                .filter_map(|r| tds.get(r).cloned())
-                .collect();
-        }
+        with_task_definitions(&mut views, &tds);
         for s in snapshots {
             let Some((_, want)) = expectations.iter().find(|(n, _)| *n == s.name) else {
                 continue;
@@ -339,6 +326,18 @@ impl Tracker {
             }
         }
         Ok(())
+    }
+}
+
+/// Each view's revisions named by the task definitions they run.
+fn with_task_definitions(views: &mut [ServiceDeploymentView], tds: &HashMap<String, String>) {
+    for v in views {
+        v.target_task_definition = v.target_revision.as_ref().and_then(|r| tds.get(r)).cloned();
+        v.source_task_definitions = v
+            .source_revisions
+            .iter()
+            .filter_map(|r| tds.get(r).cloned())
+            .collect();
     }
 }
 
@@ -365,14 +364,7 @@ pub async fn recent(
         .await?
         .into_iter()
         .collect();
-    for v in &mut views {
-        v.target_task_definition = v.target_revision.as_ref().and_then(|r| tds.get(r)).cloned();
-        v.source_task_definitions = v
-            .source_revisions
-            .iter()
-            .filter_map(|r| tds.get(r).cloned())
-            .collect();
-    }
+    with_task_definitions(&mut views, &tds);
     // In the order ListServiceDeployments gave: newest first.
     views.sort_by_key(|v| arns.iter().position(|a| *a == v.arn));
     Ok(views)
