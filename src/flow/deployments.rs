@@ -589,6 +589,16 @@ pub async fn roll_back_service(
     let info = within(deadline, aws, "reading the service", read).await?;
     crate::core::rollout::check_deployable(service, &info.status, &info.deployment_controller)
         .map_err(|refusal| Error::input_with(refusal.to_string(), refusal))?;
+    if info.deployment_controller == "CODE_DEPLOY" {
+        return Err(Error::input(format!(
+            "service `{service}` is deployed by CodeDeploy: roll it back there (`aws deploy stop-deployment --auto-rollback-enabled` for one in flight), or `ecs-ship deploy --task-definition` the revision to go back to"
+        )));
+    }
+    if info.express {
+        return Err(Error::input(format!(
+            "service `{service}` is an ECS Express Mode service: ECS owns its revisions; go back with `ecs-ship deploy --image` the image it ran before"
+        )));
+    }
     let running = info.task_definition;
     let target = within(
         deadline,

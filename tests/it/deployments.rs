@@ -341,6 +341,12 @@ fn an_express_service_gets_its_new_image_through_the_express_api_and_a_verdict()
         calls.get("UpdateService").is_none() && calls.get("RegisterTaskDefinition").is_none(),
         "{calls}"
     );
+    run_in(
+        &emulator,
+        &["rollback", "--cluster", "c", "--service", "web"],
+    )
+    .expect_code(2)
+    .stderr_has("is an ECS Express Mode service: ECS owns its revisions");
     run_in(&emulator, &["status", "--cluster", "c", "--service", "web"])
         .expect_code(0)
         .stdout_has("  express     ECS Express Mode service (ACTIVE), image 127.0.0.1:15000/api:v2")
@@ -396,7 +402,7 @@ fn a_codedeploy_service_deploys_through_codedeploy_to_its_verdict() {
 
 #[test]
 fn a_failed_codedeploy_hook_fails_with_its_diagnostics() {
-    let Some((_e, run)) = deploy_on(
+    let Some((emulator, run)) = deploy_on(
         "cd-hook-fails",
         &[
             "--codedeploy-application",
@@ -411,6 +417,12 @@ fn a_failed_codedeploy_hook_fails_with_its_diagnostics() {
         .stderr_has("CodeDeploy deployment d-EMU1 Failed: HOOK_EXECUTION_FAILURE")
         .stderr_has("lifecycle event AfterAllowTestTraffic failed: ScriptFailed: smoke test returned 500 (log tail: GET /health 500)")
         .stderr_has("rolled back by deployment d-EMU2");
+    run_in(
+        &emulator,
+        &["rollback", "--cluster", "c", "--service", "web"],
+    )
+    .expect_code(2)
+    .stderr_has("is deployed by CodeDeploy: roll it back there");
 }
 
 #[test]
