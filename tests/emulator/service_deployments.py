@@ -30,6 +30,7 @@ import time
 ACCOUNT = "123456789012"
 OLD = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:11"
 STEP = 0.4
+SHIFT_STEP = 1.2
 BAKE = 3.0
 BAKE_MINUTES = 1
 SERVICE = f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/c/web"
@@ -53,10 +54,12 @@ def timeline(strategy):
     """[(stage, seconds, production %, test %)] up to SUCCESSFUL."""
     if strategy == "ROLLING":
         return [(None, 2.0, None, None)]
-    stages = [(s, STEP, p, t) for s, p, t in SCALE + TEST + SHIFTS[strategy]]
+    # A traffic shift step lasts longer than a 1 s poll, so a poll sees each share even on a busy machine.
+    stages = [(s, STEP, p, t) for s, p, t in SCALE + TEST]
+    stages += [(s, SHIFT_STEP, p, t) for s, p, t in SHIFTS[strategy]]
     stages.append(("POST_PRODUCTION_TRAFFIC_SHIFT", STEP, 100, 100))
     stages.append(("BAKE_TIME", BAKE, 100, 100))
-    stages.append(("CLEAN_UP", 1.5, 100, 100))  # long enough for a 1 s poll to see it
+    stages.append(("CLEAN_UP", 2.5, 100, 100))  # long enough for a 1 s poll to see it
     return stages
 
 

@@ -23,8 +23,16 @@ fn every_strategy_ends_on_the_successful_service_deployment_never_before() {
     for (scenario, strategy, stage) in [
         ("sd-rolling", "ROLLING", "ROLLING IN_PROGRESS"),
         ("sd-bluegreen", "BLUE_GREEN", "stage BAKE_TIME"),
-        ("sd-linear", "LINEAR", "production traffic 25% on web:1"),
-        ("sd-canary", "CANARY", "production traffic 10% on web:1"),
+        (
+            "sd-linear",
+            "LINEAR",
+            "LINEAR IN_PROGRESS, stage PRODUCTION_TRAFFIC_SHIFT",
+        ),
+        (
+            "sd-canary",
+            "CANARY",
+            "CANARY IN_PROGRESS, stage PRODUCTION_TRAFFIC_SHIFT",
+        ),
     ] {
         let Some((emulator, run)) = deploy_on(scenario, &[]) else {
             return;
@@ -35,6 +43,13 @@ fn every_strategy_ends_on_the_successful_service_deployment_never_before() {
                 "web: stable on web:1 (service deployment sd-2: {strategy} SUCCESSFUL)"
             ))
             .stderr_has(stage);
+        if strategy != "ROLLING" {
+            assert!(
+                run.stderr.contains("production traffic ") && run.stderr.contains("% on web:1"),
+                "{scenario}: no traffic share shown: {}",
+                run.stderr
+            );
+        }
         assert!(
             served_successful(&emulator) >= 1,
             "{scenario}: stable before SUCCESSFUL was served"
