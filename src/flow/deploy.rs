@@ -519,7 +519,8 @@ async fn follow(
     }
 }
 
-/// UpdateService for each service, in order; the expectations to wait for.
+/// Updates each service, in order (UpdateService; an Express service through the Express API; a
+/// CODE_DEPLOY one by a CodeDeploy deployment); the expectations to wait for.
 async fn update_all(
     aws: &Aws,
     plan: &DeployPlan,
@@ -529,82 +530,82 @@ async fn update_all(
 ) -> Result<Vec<(String, Expectation)>> {
     let mut expectations: Vec<(String, Expectation)> = Vec::new();
     for s in services {
-        let what = format!("updating service `{}`", s.service);
         let since = chrono::Utc::now().timestamp();
-        if let Some(express) = &s.express {
-            let update = aws::express::update_image(aws, &express.service_arn, &express.image);
-            let arn = within(deadline, aws, &what, update).await?;
-            info!(
-                "updated Express service `{}` to {} ({arn}; was {})",
-                s.service, express.image, s.previous
-            );
-            s.task_definition.arn = Some(arn.clone());
-            updated.push(s.service.clone());
-            let want = Expectation {
-                previous: Some(s.previous.clone()),
-                since: Some(since),
-                ..plan.wait.expect(arn)
-            };
-            expectations.push((s.service.clone(), want));
-            continue;
-        }
-        let arn = s.arn().to_owned();
-        if let Some(target) = &mut s.codedeploy {
-            let start = super::codedeploy::start(aws, target, &arn);
-            let id = within(deadline, aws, &what, start).await?;
-            target.deployment_id = Some(id.clone());
-            updated.push(s.service.clone());
-            let want = Expectation {
-                previous: Some(s.previous.clone()),
-                since: Some(since),
-                codedeploy: Some(id),
-                ..plan.wait.expect(arn)
-            };
-            expectations.push((s.service.clone(), want));
-            continue;
-        }
-        let update = aws::ecs::update_service(aws, &plan.cluster, &s.service, &arn, &plan.update);
-        let replaced = match within(deadline, aws, &what, update).await {
-            Ok(replaced) => replaced,
+        let (arn, codedeploy) = match update_one(aws, plan, s, deadline).await {
+            Ok(done) => done,
             Err(e) => {
                 let already = if updated.is_empty() {
                     "none".to_owned()
                 } else {
                     updated.join(", ")
                 };
+                // Nothing of ours was registered for an Express service: ECS makes its revision.
+                let registered = match &s.express {
+                    Some(_) => format!("the Express update of `{}` failed", s.service),
+                    None => format!("registered {} for `{}`", s.arn(), s.service),
+                };
                 return Err(e.context(format!(
-                    "registered {arn} for `{}`; services already updated: {already}; re-run, or update the service by hand",
-                    s.service
+                    "{registered}; services already updated: {already}; re-run, or update the service by hand"
                 )));
             }
         };
-        // Another deploy may have landed since the check: what the update replaced is the
-        // revision to name as previous, and to roll back to.
-        if let Some(replaced) = replaced
-            && replaced != s.previous
-            && replaced != arn
-        {
-            warn!(
-                "service `{}` changed since it was checked: it ran {replaced} when updated, not {}",
-                s.service, s.previous
-            );
-            s.previous = replaced;
-        }
-        info!(
-            "updated service `{}` to {arn} (was {})",
-            s.service, s.previous
-        );
         updated.push(s.service.clone());
-        expectations.push((
-            s.service.clone(),
-            Expectation {
-                previous: Some(s.previous.clone()),
-                since: Some(since),
-                ..plan.wait.expect(arn)
-            },
-        ));
+        let want = Expectation {
+            previous: Some(s.previous.clone()),
+            since: Some(since),
+            codedeploy,
+            ..plan.wait.expect(arn)
+        };
+        expectations.push((s.service.clone(), want));
     }
     Ok(expectations)
+}
+
+/// Updates one service; the revision it now deploys and, for a CODE_DEPLOY service, the CodeDeploy
+/// deployment that deploys it.
+async fn update_one(
+    aws: &Aws,
+    plan: &DeployPlan,
+    s: &mut ServiceDeployment,
+    deadline: tokio::time::Instant,
+) -> Result<(String, Option<String>)> {
+    let what = format!("updating service `{}`", s.service);
+    if let Some(express) = &s.express {
+        let update = aws::express::update_image(aws, &express.service_arn, &express.image);
+        let arn = within(deadline, aws, &what, update).await?;
+        info!(
+            "updated Express service `{}` to {} ({arn}; was {})",
+            s.service, express.image, s.previous
+        );
+        s.task_definition.arn = Some(arn.clone());
+        return Ok((arn, None));
+    }
+    let arn = s.arn().to_owned();
+    if let Some(target) = &mut s.codedeploy {
+        let start = super::codedeploy::start(aws, target, &arn);
+        let id = within(deadline, aws, &what, start).await?;
+        target.deployment_id = Some(id.clone());
+        return Ok((arn, Some(id)));
+    }
+    let update = aws::ecs::update_service(aws, &plan.cluster, &s.service, &arn, &plan.update);
+    let replaced = within(deadline, aws, &what, update).await?;
+    // Another deploy may have landed since the check: what the update replaced is the
+    // revision to name as previous, and to roll back to.
+    if let Some(replaced) = replaced
+        && replaced != s.previous
+        && replaced != arn
+    {
+        warn!(
+            "service `{}` changed since it was checked: it ran {replaced} when updated, not {}",
+            s.service, s.previous
+        );
+        s.previous = replaced;
+    }
+    info!(
+        "updated service `{}` to {arn} (was {})",
+        s.service, s.previous
+    );
+    Ok((arn, None))
 }
 
 /// Once every service is stable: schedules moved to the new revisions, then the families pruned.
