@@ -62,7 +62,8 @@ pub async fn run(session: &Session, cmd: DeploymentCommand, out: Output) -> Resu
         &args.service,
         action,
         args.hook_id.as_deref(),
-        args.wait.then_some(&settings),
+        &settings,
+        args.wait,
     )
     .await?;
     out.result(&report)?;

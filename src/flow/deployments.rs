@@ -671,11 +671,16 @@ pub async fn steer_then_wait(
     service: &str,
     action: Steer,
     hook_id: Option<&str>,
-    wait: Option<&super::rollout::WaitSettings>,
+    settings: &super::rollout::WaitSettings,
+    wait: bool,
 ) -> Result<(SteerReport, Option<Error>)> {
-    let steered = steer(aws, cluster, service, action, hook_id).await?;
-    let want = wait.and_then(|settings| Some((after_steer(&steered, settings)?, settings)));
-    let Some((want, settings)) = want else {
+    // --timeout bounds the whole command, the calls that steer included.
+    let deadline = tokio::time::Instant::now() + settings.timeout;
+    let what = format!("steering the deployment of `{service}`");
+    let steering = steer(aws, cluster, service, action, hook_id);
+    let steered = super::deploy::within(deadline, aws, &what, steering).await?;
+    let want = after_steer(&steered, settings).filter(|_| wait);
+    let Some(want) = want else {
         let report = SteerReport {
             steered,
             wait: None,
@@ -683,8 +688,12 @@ pub async fn steer_then_wait(
         return Ok((report, None));
     };
     tracing::info!("{}", steered.to_string().trim_end());
+    let settings = super::rollout::WaitSettings {
+        timeout: deadline.saturating_duration_since(tokio::time::Instant::now()),
+        ..*settings
+    };
     let waited =
-        super::rollout::wait_services(aws, cluster, &[(service.to_owned(), want)], settings)
+        super::rollout::wait_services(aws, cluster, &[(service.to_owned(), want)], &settings)
             .await?;
     let report = SteerReport {
         steered,
