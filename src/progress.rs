@@ -17,12 +17,13 @@ pub struct Progress<W: Write> {
     layers: Vec<(String, String)>,
 }
 
-impl Progress<std::io::Stderr> {
+impl Progress<crate::redact::Stderr> {
     /// Live on a terminal (unless TERM=dumb), plain otherwise; nothing at all with `quiet`.
     pub fn stderr(quiet: bool) -> Self {
         let live =
             std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
-        Progress::new(std::io::stderr(), live, quiet)
+        // Through the redaction: a step may print a secret it was given.
+        Progress::new(crate::redact::Stderr, live, quiet)
     }
 }
 

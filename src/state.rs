@@ -31,6 +31,10 @@ pub struct Built {
     /// whether this image is still the one to ship.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub fingerprint: Option<String>,
+    /// `--cache REPO:TAG` with an inline cache: `push` pushes the image there too, so the next
+    /// build on a fresh runner imports its cache from it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cache_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,6 +156,7 @@ mod tests {
                 created: "c".into(),
                 revision: None,
                 fingerprint: None,
+                cache_ref: Some("r:buildcache".into()),
             }),
             push: None,
         };

@@ -12,7 +12,7 @@ use crate::core::release::DryRun;
 use crate::core::rollout::RollbackScope;
 use crate::core::taskdef::ImageSpec;
 use crate::flow::deploy::{AfterDeploy, CodeDeployOptions, DeployPlan, ServiceTarget};
-use crate::flow::image::{BuildRequest, PushRequest};
+use crate::flow::image::{BuildRequest, Builder, PushRequest};
 use crate::flow::rollout::WaitSettings;
 use crate::flow::taskdef::{Changes, RegisterOptions, Source};
 use crate::flow::verify::VerifySettings;
@@ -570,6 +570,52 @@ pub struct BuildFlags {
     /// No short git sha tag.
     #[arg(long)]
     pub no_git_tag: bool,
+
+    /// The builder: buildkit (the engine's BuildKit; falls back to classic, saying so, where the
+    /// engine has none) or classic (Docker's deprecated builder: no RUN --mount, secrets or cache).
+    #[arg(long, env = "ECS_SHIP_BUILDER", value_enum, default_value_t = BuilderArg::Buildkit)]
+    pub builder: BuilderArg,
+
+    /// A secret for `RUN --mount=type=secret,id=ID`: id=ID,src=PATH or id=ID,env=VAR
+    /// (repeatable; `build` takes it as --secret too). The value never reaches the image, its
+    /// history, the state file or a log.
+    #[arg(long = "build-secret", value_name = "id=ID,src=PATH|env=VAR")]
+    pub build_secrets: Vec<String>,
+
+    /// Forward the SSH agent for `RUN --mount=type=ssh`: default (SSH_AUTH_SOCK) or default=SOCKET.
+    #[arg(long, value_name = "default[=SOCKET]")]
+    pub ssh: Vec<String>,
+
+    /// Import a build cache: REPO:TAG or type=registry,ref=REPO:TAG (repeatable). A ref that
+    /// does not exist yet is not an error.
+    #[arg(long = "cache-from", value_name = "REF")]
+    pub cache_from: Vec<String>,
+
+    /// Export the build cache: type=inline (in the pushed image), or type=registry,ref=REPO:TAG
+    /// where the builder can export one (the engine's built-in BuildKit cannot).
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Option<String>,
+
+    /// A cache that survives ephemeral runners, kept at REPO:TAG: the best the builder supports
+    /// (here: an inline cache, with the image pushed as REPO:TAG too), imported from there next time.
+    #[arg(long, env = "ECS_SHIP_CACHE", value_name = "REPO:TAG")]
+    pub cache: Option<String>,
+
+    /// Attach a provenance attestation (off by default: it turns the digest into an index with
+    /// untagged children in ECR).
+    #[arg(long)]
+    pub provenance: bool,
+
+    /// Attach an SBOM attestation (off by default, as --provenance).
+    #[arg(long)]
+    pub sbom: bool,
+}
+
+/// `--builder`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BuilderArg {
+    Buildkit,
+    Classic,
 }
 
 impl BuildFlags {
@@ -589,6 +635,16 @@ impl BuildFlags {
             tag_format: self.tag_format.clone(),
             timestamp_tag: !self.no_timestamp_tag,
             git_tag: !self.no_git_tag,
+            builder: match self.builder {
+                BuilderArg::Buildkit => Builder::Buildkit,
+                BuilderArg::Classic => Builder::Classic,
+            },
+            secrets: self.build_secrets.clone(),
+            ssh: self.ssh.clone(),
+            cache_from: self.cache_from.clone(),
+            cache_to: self.cache_to.clone(),
+            cache: self.cache.clone(),
+            attestations: self.provenance || self.sbom,
         }
     }
 }

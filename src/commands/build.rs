@@ -24,14 +24,20 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub build: BuildFlags,
 
+    /// A secret for `RUN --mount=type=secret,id=ID`, as --build-secret: id=ID,src=PATH or
+    /// id=ID,env=VAR (repeatable).
+    #[arg(long = "secret", value_name = "id=ID,src=PATH|env=VAR")]
+    pub secrets: Vec<String>,
+
     #[command(flatten)]
     pub state: StateArgs,
 }
 
 pub async fn run(session: &Session, args: &BuildArgs, out: Output) -> Result<()> {
-    let request = args
+    let mut request = args
         .build
         .request(&args.repository, args.dockerfile.clone());
+    request.secrets.extend(args.secrets.iter().cloned());
     let resolved = flow::image::resolve(&request, Utc::now())?;
     let result = flow::image::build(session, resolved, None, Some(&args.state.path)).await?;
     out.result(&result)

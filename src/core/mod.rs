@@ -1,6 +1,7 @@
 //! Pure decisions: no async, no clients, no environment, no clock, no filesystem.
 //! Everything here is reached by table-driven unit tests beside each function.
 
+pub mod buildkit;
 pub mod buildspec;
 pub mod carry;
 pub mod codebuild;
@@ -13,6 +14,7 @@ pub mod imagedefs;
 pub mod logs;
 pub mod mask;
 pub mod overrides;
+pub mod platform;
 pub mod prune;
 pub mod push_failure;
 pub mod registry_auth;

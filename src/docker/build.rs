@@ -1,4 +1,5 @@
-//! `POST /build` through bollard: the context streamed in, the step output streamed out.
+//! The classic builder's `POST /build` through bollard: the context streamed in, the step output
+//! streamed out. `--builder classic`, and the fallback for an engine without BuildKit.
 
 use std::collections::HashMap;
 
@@ -21,6 +22,10 @@ pub struct BuildSpec {
     pub platform: Option<String>,
     pub no_cache: bool,
     pub pull: bool,
+    /// BuildKit: references to import a cache from.
+    pub cache_from: Vec<String>,
+    /// BuildKit: write the cache metadata into the image (`BUILDKIT_INLINE_CACHE`).
+    pub inline_cache: bool,
 }
 
 /// A line of build output.
@@ -32,8 +37,7 @@ pub enum BuildLine<'a> {
     Output(&'a str),
 }
 
-/// Builds with the classic builder (BuildKit through bollard is not reliable: bollard #520, #280)
-/// and tags the image with every reference. `progress` receives each output line.
+/// Builds with the classic builder and tags the image with every reference. `progress` receives each output line.
 ///
 /// When `cancel` resolves first (a signal), the engine goes quiet past `idle_timeout` or the stream
 /// breaks, the build is abandoned and its step's container removed here: the engine cancels a build

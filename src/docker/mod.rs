@@ -1,9 +1,12 @@
 //! The only code that imports bollard: connecting to the engine, the build context, build and push.
 
 pub mod build;
+pub mod buildkit;
 pub mod context;
 pub mod push;
+pub mod raw;
 pub mod run;
+pub mod session;
 
 use std::time::Duration;
 

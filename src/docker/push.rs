@@ -12,10 +12,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper::Request;
-use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 
 use super::Engine;
@@ -156,7 +154,7 @@ struct Aux {
     digest: Option<String>,
 }
 
-/// Sends the request over the engine's socket and returns the response status and body.
+/// Sends the push request over the engine's socket and returns the response status and body.
 async fn send(
     engine: &Engine,
     path_and_query: &str,
@@ -166,38 +164,10 @@ async fn send(
         .header("Host", "docker")
         .header("Content-Type", "application/json")
         .header("X-Registry-Auth", auth)
-        .body(Empty::<Bytes>::new())
+        .body(super::raw::empty())
         .map_err(|e| e.to_string())?;
-    macro_rules! over {
-        ($stream:expr) => {{
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new($stream))
-                .await
-                .map_err(|e| e.to_string())?;
-            tokio::spawn(conn);
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok((response.status().as_u16(), response.into_body()))
-        }};
-    }
-    if let Some(path) = engine.host.strip_prefix("unix://") {
-        over!(
-            tokio::net::UnixStream::connect(path)
-                .await
-                .map_err(|e| format!("cannot connect to {}: {e}", engine.host))?
-        )
-    } else {
-        let addr = engine
-            .host
-            .trim_start_matches("tcp://")
-            .trim_start_matches("http://");
-        over!(
-            tokio::net::TcpStream::connect(addr)
-                .await
-                .map_err(|e| format!("cannot connect to {}: {e}", engine.host))?
-        )
-    }
+    let response = super::raw::send(engine, request, false).await?;
+    Ok((response.status().as_u16(), response.into_body()))
 }
 
 async fn push_once(
@@ -215,11 +185,7 @@ async fn push_once(
             humantime::format_duration(idle_timeout)
         )))
     };
-    let version = engine.docker.client_version();
-    let path = format!(
-        "/v{}.{}/images/{repository}/push?tag={tag}",
-        version.major_version, version.minor_version
-    );
+    let path = super::raw::path(engine, &format!("/images/{repository}/push?tag={tag}"));
     let (status, mut body) = tokio::time::timeout(idle_timeout, send(engine, &path, auth))
         .await
         .map_err(|_| idle())?

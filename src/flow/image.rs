@@ -14,12 +14,15 @@ use tracing::{info, warn};
 
 use super::Session;
 use crate::aws;
+use crate::core::buildkit::TraceEvent;
+use crate::core::buildkit::{self, BuilderCaps, CacheCount, CachePlan, SecretSource, SecretSpec};
 use crate::core::image_ref::{EcrRepository, ImageRef, is_valid_tag};
 use crate::core::registry_auth::{Credentials, docker_config_credentials};
 use crate::core::tags;
 use crate::docker::build::{BuildLine, BuildSpec};
 use crate::docker::context::{self, ContextPlan};
 use crate::docker::push::PushLine;
+use crate::docker::session::{Providers, SessionError};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::registry;
@@ -45,11 +48,40 @@ pub struct BuildRequest {
     pub tag_format: String,
     pub timestamp_tag: bool,
     pub git_tag: bool,
+    pub builder: Builder,
+    /// `--secret id=ID,src=PATH|env=VAR`.
+    pub secrets: Vec<String>,
+    /// `--ssh default[=SOCKET]`.
+    pub ssh: Vec<String>,
+    pub cache_from: Vec<String>,
+    pub cache_to: Option<String>,
+    /// `--cache REPO:TAG`: the best cache the builder supports, kept at REPO:TAG.
+    pub cache: Option<String>,
+    /// `--provenance`/`--sbom`.
+    pub attestations: bool,
+}
+
+/// Which builder the engine runs the build with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Builder {
+    /// The engine's BuildKit (API 1.39+), through a session of ours; the default.
+    #[default]
+    Buildkit,
+    /// The classic builder Docker deprecated: no `RUN --mount`, no secrets, no cache import.
+    Classic,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildResult {
     pub image_id: String,
+    pub builder: Builder,
+    /// BuildKit: how many Dockerfile steps came from the cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheCount>,
+    /// `--cache`: where the image is pushed too, for the next build's cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_ref: Option<String>,
     pub repository: String,
     pub tags: Vec<String>,
     pub references: Vec<String>,
@@ -117,6 +149,11 @@ pub struct ResolvedBuild {
     pub revision: Option<String>,
     pub spec: BuildSpec,
     pub plan: ContextPlan,
+    pub builder: Builder,
+    pub secrets: Vec<SecretSpec>,
+    /// `--ssh default`: the agent socket.
+    pub ssh_agent: Option<PathBuf>,
+    pub cache: CachePlan,
     created: String,
 }
 
@@ -200,7 +237,36 @@ pub fn resolve(request: &BuildRequest, now: DateTime<Utc>) -> Result<ResolvedBui
         source.as_deref(),
         &pairs("label", &request.labels, false)?,
     );
+    if request.attestations {
+        // POST /build exports to the engine's image store, which holds single images: an
+        // attestation needs an image index (the containerd image store, or buildx with a
+        // standalone buildkitd).
+        return Err(Error::input(
+            "--provenance/--sbom: the engine's builder exports single images, which cannot carry attestations (they need an image index: the containerd image store or a standalone buildkitd); build without them",
+        ));
+    }
+    let cache = buildkit::plan_cache(
+        &request.cache_from,
+        request.cache_to.as_deref(),
+        request.cache.as_deref(),
+        // The engine's built-in BuildKit: POST /build exports the image and an inline cache only.
+        BuilderCaps {
+            registry_cache: false,
+        },
+    )
+    .map_err(|e| Error::input_with(e.to_string(), e))?;
+    let secrets = request
+        .secrets
+        .iter()
+        .map(|s| buildkit::parse_secret(s).map_err(Error::input))
+        .collect::<Result<Vec<_>>>()?;
+    let ssh_agent = ssh_agent(&request.ssh)?;
+    if request.builder == Builder::Classic {
+        refuse_on_classic(request, &secrets, ssh_agent.is_some())?;
+    }
     let spec = BuildSpec {
+        cache_from: cache.imports.clone(),
+        inline_cache: cache.inline,
         references,
         build_args: pairs("build-arg", &request.build_args, true)?
             .into_iter()
@@ -218,8 +284,60 @@ pub fn resolve(request: &BuildRequest, now: DateTime<Utc>) -> Result<ResolvedBui
         revision,
         spec,
         plan,
+        builder: request.builder,
+        secrets,
+        ssh_agent,
+        cache,
         created,
     })
+}
+
+/// `--ssh default` or `--ssh default=SOCKET`: the agent socket (SSH_AUTH_SOCK by default).
+fn ssh_agent(values: &[String]) -> Result<Option<PathBuf>> {
+    let Some(value) = values.first() else {
+        return Ok(None);
+    };
+    if values.len() > 1 {
+        return Err(Error::input("--ssh: give it once, as --ssh default"));
+    }
+    let socket = match value.split_once('=') {
+        Some(("default", path)) if !path.is_empty() => PathBuf::from(path),
+        None if value == "default" => match env("SSH_AUTH_SOCK") {
+            Some(path) => PathBuf::from(path),
+            None => {
+                return Err(Error::input(
+                    "--ssh default: SSH_AUTH_SOCK is not set; start an agent (ssh-agent) or give --ssh default=/path/to/agent.sock",
+                ));
+            }
+        },
+        _ => {
+            return Err(Error::input(format!(
+                "invalid --ssh `{value}`: only the default agent is forwarded (--ssh default or --ssh default=SOCKET)"
+            )));
+        }
+    };
+    Ok(Some(socket))
+}
+
+/// What only BuildKit can do, refused up front with `--builder classic`.
+fn refuse_on_classic(request: &BuildRequest, secrets: &[SecretSpec], ssh: bool) -> Result<()> {
+    let mut wants = Vec::new();
+    if !secrets.is_empty() {
+        wants.push("--secret");
+    }
+    if ssh {
+        wants.push("--ssh");
+    }
+    if !request.cache_from.is_empty() || request.cache_to.is_some() || request.cache.is_some() {
+        wants.push("--cache/--cache-from/--cache-to");
+    }
+    if wants.is_empty() {
+        return Ok(());
+    }
+    Err(Error::input(format!(
+        "{} need BuildKit, and --builder classic was asked for: drop them or build with --builder buildkit",
+        wants.join(", ")
+    )))
 }
 
 /// Builds a resolved request and records the image in the state file.
@@ -235,6 +353,7 @@ pub async fn build(
         // A corrupt state file stops the build before it starts, not after it.
         State::load(path)?;
     }
+    let mut resolved = resolved;
     if let Some(ignore) = &resolved.plan.ignore_file {
         info!("using {}", ignore.display());
     }
@@ -245,35 +364,19 @@ pub async fn build(
         resolved.plan.dir.display()
     );
     crate::output::group_start(&format!("build {}", resolved.spec.references.join(", ")));
-    let mut progress = Progress::stderr(session.quiet);
-    // A cancelled job (SIGINT/SIGTERM) ends the build: the step's container is removed and
-    // nothing is recorded.
-    let cancel = async {
-        let s = crate::signal::cancelled().await;
-        warn!(
-            "{}: the build is cancelled; nothing was recorded",
-            s.error()
-        );
-        s.error()
+    let wants = Wants {
+        builder: resolved.builder,
+        secrets: &resolved.secrets,
+        ssh_agent: resolved.ssh_agent.as_deref(),
+        cache: &resolved.cache,
+        repository: &resolved.repository,
     };
-    let built = crate::docker::build::build(
-        &engine,
-        resolved.plan,
-        &resolved.spec,
-        session.idle_timeout,
-        cancel,
-        |line| match line {
-            BuildLine::Step(l) => progress.line(l),
-            BuildLine::Output(l) => progress.detail(l),
-        },
-    )
-    .await;
-    let image_id = built.inspect_err(|_| {
-        progress.failed();
-        crate::output::group_end();
-    })?;
-    progress.failed_or_done();
+    let built = run_builder(session, &engine, resolved.plan, &mut resolved.spec, wants).await;
     crate::output::group_end();
+    let (image_id, builder, cache) = built?;
+    if let Some(cache) = cache {
+        info!("built {image_id} with BuildKit: {cache}");
+    }
 
     if let Some(state_path) = state_path {
         let built = Built {
@@ -283,6 +386,7 @@ pub async fn build(
             created: resolved.created.clone(),
             revision: resolved.revision.clone(),
             fingerprint,
+            cache_ref: resolved.cache.push_as.clone(),
         };
         State::update(state_path, |state| {
             if let Some(other) = &state.build
@@ -302,12 +406,201 @@ pub async fn build(
     }
     Ok(BuildResult {
         image_id,
+        builder,
+        cache,
+        cache_ref: resolved.cache.push_as.clone(),
         repository: resolved.repository.name,
         tags: resolved.tags,
         references: resolved.spec.references,
         revision: resolved.revision,
         state: state_path.map(Path::to_owned),
     })
+}
+
+/// A cancelled job (SIGINT/SIGTERM) ends the build, and nothing is recorded.
+async fn cancelled_build() -> Error {
+    let s = crate::signal::cancelled().await;
+    warn!(
+        "{}: the build is cancelled; nothing was recorded",
+        s.error()
+    );
+    s.error()
+}
+
+/// Runs the build on the builder asked for; BuildKit falls back to the classic builder, saying so,
+/// where the engine has none. Returns the image id, the builder that ran and BuildKit's cache count.
+/// What a build asks of the builder beyond the spec.
+struct Wants<'a> {
+    builder: Builder,
+    secrets: &'a [SecretSpec],
+    ssh_agent: Option<&'a Path>,
+    cache: &'a CachePlan,
+    repository: &'a ImageRef,
+}
+
+async fn run_builder(
+    session: &Session,
+    engine: &crate::docker::Engine,
+    plan: ContextPlan,
+    spec: &mut BuildSpec,
+    wants: Wants<'_>,
+) -> Result<(String, Builder, Option<CacheCount>)> {
+    if wants.builder == Builder::Classic {
+        return classic(session, engine, plan, spec).await;
+    }
+    let providers = Providers {
+        registries: registry_credentials(session, wants.repository, &wants.cache.imports).await,
+        secrets: secret_values(wants.secrets)?,
+        ssh_agent: wants.ssh_agent.map(Path::to_owned),
+    };
+    let build_session = match crate::docker::session::start(engine, providers).await {
+        Ok(s) => s,
+        Err(SessionError::Unsupported(status)) => {
+            if !wants.secrets.is_empty() || wants.ssh_agent.is_some() {
+                return Err(Error::input(format!(
+                    "the engine at {} has no BuildKit (it answered {status} to /session), and --secret/--ssh need it: use an engine with BuildKit (Docker 18.09+ on Linux)",
+                    engine.host
+                )));
+            }
+            warn!(
+                "the engine at {} has no BuildKit (it answered {status} to /session): building with the classic builder, so RUN --mount, COPY --chmod/--link, # syntax= and the cache flags are not available",
+                engine.host
+            );
+            spec.cache_from.clear();
+            return classic(session, engine, plan, spec).await;
+        }
+        Err(e) => return Err(crate::docker::session::failed(engine, e)),
+    };
+    if let Some(note) = &wants.cache.note {
+        info!("{note}");
+    }
+    let network = crate::docker::buildkit::network(engine).await;
+    let mut progress = Progress::stderr(session.quiet);
+    let built = crate::docker::buildkit::build(
+        engine,
+        plan,
+        spec,
+        &build_session,
+        network.as_deref(),
+        session.idle_timeout,
+        cancelled_build(),
+        |event| match event {
+            TraceEvent::Output { .. } => progress.detail(&event.to_string()),
+            TraceEvent::Done { .. } => progress.line(&event.to_string()),
+            TraceEvent::Failed { name, output, .. } => {
+                progress.line(&event.to_string());
+                if !output.is_empty() {
+                    progress.line(&format!("---- output of `{name}` ----"));
+                    for line in output {
+                        progress.line(&format!("  {line}"));
+                    }
+                    progress.line("----");
+                }
+            }
+        },
+    )
+    .await;
+    drop(build_session);
+    let built = built.inspect_err(|_| progress.failed())?;
+    progress.failed_or_done();
+    Ok((built.image_id, Builder::Buildkit, Some(built.cache)))
+}
+
+/// The classic builder's build, its step lines as they come.
+async fn classic(
+    session: &Session,
+    engine: &crate::docker::Engine,
+    plan: ContextPlan,
+    spec: &BuildSpec,
+) -> Result<(String, Builder, Option<CacheCount>)> {
+    let mut progress = Progress::stderr(session.quiet);
+    let built = crate::docker::build::build(
+        engine,
+        plan,
+        spec,
+        session.idle_timeout,
+        cancelled_build(),
+        |line| match line {
+            BuildLine::Step(l) => progress.line(l),
+            BuildLine::Output(l) => progress.detail(l),
+        },
+    )
+    .await;
+    let image_id = built.inspect_err(|_| progress.failed())?;
+    progress.failed_or_done();
+    Ok((image_id, Builder::Classic, None))
+}
+
+/// Credentials for the registries the build reads from (the cache refs, the image's own
+/// repository); a registry whose credentials cannot be had is read anonymously, said once.
+async fn registry_credentials(
+    session: &Session,
+    repository: &ImageRef,
+    imports: &[String],
+) -> HashMap<String, Credentials> {
+    let mut out = HashMap::new();
+    let mut images = vec![repository.clone()];
+    for r in imports {
+        match ImageRef::parse(r) {
+            Ok(image) => images.push(image),
+            Err(e) => warn!("--cache-from `{r}` is not an image reference ({e}): not imported"),
+        }
+    }
+    for image in images {
+        let host = registry::locate(&image).host;
+        if out.contains_key(&host) {
+            continue;
+        }
+        match credentials_for(session, &image).await {
+            Ok(Access {
+                credentials: Some(c),
+                ..
+            }) => {
+                out.insert(host, c);
+            }
+            Ok(_) => {}
+            Err(e) => warn!(
+                "no credentials for registry {host} ({}): the build reads it anonymously",
+                e.chain()
+            ),
+        }
+    }
+    out
+}
+
+/// Each `--secret`'s value, read before the build and registered for masking; a missing file or
+/// variable is named.
+fn secret_values(secrets: &[SecretSpec]) -> Result<HashMap<String, Vec<u8>>> {
+    let mut out = HashMap::new();
+    for secret in secrets {
+        let value = match &secret.source {
+            SecretSource::File(path) => std::fs::read(path).map_err(|e| {
+                Error::input_with(
+                    format!(
+                        "--secret id={}: cannot read `{}`",
+                        secret.id,
+                        path.display()
+                    ),
+                    e,
+                )
+            })?,
+            SecretSource::Env(var) => std::env::var_os(var)
+                .map(|v| v.into_encoded_bytes())
+                .ok_or_else(|| {
+                    Error::input(format!(
+                        "--secret id={}: the variable `{var}` is not set",
+                        secret.id
+                    ))
+                })?,
+        };
+        let text = String::from_utf8_lossy(&value);
+        crate::redact::register(&text);
+        for line in text.lines() {
+            crate::redact::register(line);
+        }
+        out.insert(secret.id.clone(), value);
+    }
+    Ok(out)
 }
 
 /// Credentials from the Docker config (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`).
@@ -523,6 +816,11 @@ pub async fn push(
     }
     let digest = push_tags(session, &engine, &repo, &tags, &access, request).await?;
     confirm(session, &repo, &tags, &digest, built.as_ref(), &access).await?;
+    if let Some(b) = &built
+        && let Some(cache_ref) = &b.cache_ref
+    {
+        push_cache_ref(session, &engine, &b.image_id, cache_ref, request).await;
+    }
     let image = format!("{}@{digest}", repo.name);
     let pushed = Pushed {
         repository: repo.name.clone(),
@@ -548,6 +846,33 @@ pub async fn push(
         state: state_path.to_owned(),
         state_error: saved.err().map(|e| e.chain().to_string()),
     })
+}
+
+/// `--cache REPO:TAG` with an inline cache: the image pushed there too, for the next build on a
+/// fresh runner to import its cache from. A failure costs the next build its cache, not this
+/// release: said, not fatal.
+async fn push_cache_ref(
+    session: &Session,
+    engine: &crate::docker::Engine,
+    image_id: &str,
+    cache_ref: &str,
+    request: &PushRequest,
+) {
+    let pushed = async {
+        let image = ImageRef::parse(cache_ref)
+            .map_err(|e| Error::input_with(format!("invalid --cache `{cache_ref}`"), e))?;
+        let tag = image.tag.clone().unwrap_or_else(|| "latest".to_owned());
+        let access = credentials_for(session, &image).await?;
+        engine.tag(image_id, &image.name, &tag).await?;
+        push_tags(session, engine, &image, &[tag], &access, request).await
+    };
+    match pushed.await {
+        Ok(digest) => info!("pushed the build cache as {cache_ref} ({digest})"),
+        Err(e) => warn!(
+            "the build cache was not pushed as {cache_ref}: {}; the next build starts without it",
+            e.chain()
+        ),
+    }
 }
 
 /// The repository (no tag, no digest) and the valid tags to push: the request's, else the build's.
@@ -766,6 +1091,13 @@ mod tests {
             tag_format: "%Y%m%d%H%M".into(),
             timestamp_tag: true,
             git_tag: false,
+            builder: Builder::Buildkit,
+            secrets: vec![],
+            ssh: vec![],
+            cache_from: vec![],
+            cache_to: None,
+            cache: None,
+            attestations: false,
         }
     }
 

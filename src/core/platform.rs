@@ -1,0 +1,308 @@
+//! Platforms, pure: what a task definition runs (`runtimePlatform`), what an image is built for
+//! (its config, or the entries of its index), and the architecture guard between the two.
+//!
+//! ECS runs a task definition's `runtimePlatform.cpuArchitecture` (X86_64 | ARM64) and
+//! `operatingSystemFamily` (LINUX, WINDOWS_SERVER_...); Fargate without a runtimePlatform runs
+//! X86_64 Linux (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html#runtime-platform).
+//! An image built for another architecture starts and dies at once with `exec format error`.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// `os/architecture[/variant]`, as Docker and the OCI image spec name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Platform {
+    /// `linux/amd64`, `linux/arm64/v8`; the architecture's common aliases normalised.
+    pub fn parse(text: &str) -> Result<Platform, String> {
+        let parts: Vec<&str> = text.trim().split('/').collect();
+        let (os, arch, variant) = match parts.as_slice() {
+            [os, arch] => (*os, *arch, None),
+            [os, arch, variant] => (*os, *arch, Some((*variant).to_owned())),
+            _ => {
+                return Err(format!(
+                    "invalid platform `{text}`: expected os/architecture, e.g. linux/amd64 or linux/arm64"
+                ));
+            }
+        };
+        if os.is_empty() || arch.is_empty() {
+            return Err(format!(
+                "invalid platform `{text}`: expected os/architecture, e.g. linux/amd64"
+            ));
+        }
+        let architecture = match arch.to_ascii_lowercase().as_str() {
+            "x86_64" | "x86-64" | "amd64" => "amd64".to_owned(),
+            "aarch64" | "arm64" => "arm64".to_owned(),
+            other => other.to_owned(),
+        };
+        Ok(Platform {
+            os: os.to_ascii_lowercase(),
+            architecture,
+            variant,
+        })
+    }
+
+    /// `--platform a,b`: every platform, in order, without repeats.
+    pub fn parse_list(text: &str) -> Result<Vec<Platform>, String> {
+        let mut out: Vec<Platform> = Vec::new();
+        for item in text.split(',').filter(|s| !s.trim().is_empty()) {
+            let p = Platform::parse(item)?;
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        if out.is_empty() {
+            return Err(format!("invalid platform `{text}`: none given"));
+        }
+        Ok(out)
+    }
+
+    /// Whether an image for `self` runs where `runs` is wanted (a variant only matters when both name one).
+    fn runs_as(&self, runs: &Platform) -> bool {
+        self.os == runs.os
+            && self.architecture == runs.architecture
+            && match (&self.variant, &runs.variant) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
+/// What a task definition runs on, read from its document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runs {
+    pub platform: Platform,
+    /// The task definition's own words, for messages: `X86_64`, `ARM64 (Fargate default X86_64)`.
+    pub said: String,
+}
+
+/// The platform a task definition runs: its runtimePlatform, or Fargate's X86_64 Linux default
+/// when it requires FARGATE; `None` when it cannot be told (EC2 without a runtimePlatform runs
+/// whatever its instances are).
+pub fn task_platform(document: &Value) -> Option<Runs> {
+    let rp = document.get("runtimePlatform");
+    let cpu = rp
+        .and_then(|r| r.get("cpuArchitecture"))
+        .and_then(Value::as_str);
+    let family = rp
+        .and_then(|r| r.get("operatingSystemFamily"))
+        .and_then(Value::as_str);
+    let fargate = document
+        .get("requiresCompatibilities")
+        .and_then(Value::as_array)
+        .is_some_and(|c| c.iter().any(|v| v.as_str() == Some("FARGATE")));
+    let (architecture, said) = match cpu {
+        Some("X86_64") => ("amd64", "X86_64".to_owned()),
+        Some("ARM64") => ("arm64", "ARM64".to_owned()),
+        None if fargate => ("amd64", "X86_64 (Fargate's default)".to_owned()),
+        _ => return None,
+    };
+    let os = match family {
+        None | Some("LINUX") => "linux",
+        Some(f) if f.starts_with("WINDOWS") => "windows",
+        Some(_) => return None,
+    };
+    Some(Runs {
+        platform: Platform {
+            os: os.to_owned(),
+            architecture: architecture.to_owned(),
+            variant: None,
+        },
+        said,
+    })
+}
+
+/// What an image manifest says about platforms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImagePlatforms {
+    /// An index: the platforms of its image entries (attestations left out).
+    Index(Vec<Platform>),
+    /// A single image: its config blob's digest, to read os/architecture from.
+    Config(String),
+}
+
+/// Reads a manifest (an image manifest or an index) for its platforms.
+pub fn manifest_platforms(manifest: &Value) -> Option<ImagePlatforms> {
+    if let Some(entries) = manifest.get("manifests").and_then(Value::as_array) {
+        let platforms = entries
+            .iter()
+            .filter_map(|m| m.get("platform"))
+            .filter_map(config_platform)
+            // BuildKit's attestation manifests are listed as unknown/unknown.
+            .filter(|p| p.os != "unknown")
+            .collect();
+        return Some(ImagePlatforms::Index(platforms));
+    }
+    manifest
+        .get("config")
+        .and_then(|c| c.get("digest"))
+        .and_then(Value::as_str)
+        .map(|d| ImagePlatforms::Config(d.to_owned()))
+}
+
+/// `{"os": .., "architecture": .., "variant": ..}` of an image config or an index entry.
+pub fn config_platform(config: &Value) -> Option<Platform> {
+    let os = config.get("os").and_then(Value::as_str)?;
+    let arch = config.get("architecture").and_then(Value::as_str)?;
+    let mut p = Platform::parse(&format!("{os}/{arch}")).ok()?;
+    p.variant = config
+        .get("variant")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Some(p)
+}
+
+/// The guard's refusal: the image cannot run where the task definition runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "image {image} is {have}, and {family} runs {runs}: rebuild with --platform {want} (ecs-ship release picks it from the task definition)"
+)]
+pub struct Mismatch {
+    pub image: String,
+    pub have: String,
+    pub family: String,
+    pub runs: String,
+    pub want: String,
+}
+
+/// Checks an image's platforms (one for an image, several for an index) against what the task
+/// definition runs.
+pub fn check(
+    image: &str,
+    platforms: &[Platform],
+    family: &str,
+    runs: &Runs,
+) -> Result<(), Mismatch> {
+    if platforms.is_empty() || platforms.iter().any(|p| p.runs_as(&runs.platform)) {
+        return Ok(());
+    }
+    let have: Vec<String> = platforms.iter().map(ToString::to_string).collect();
+    Err(Mismatch {
+        image: image.to_owned(),
+        have: have.join(", "),
+        family: family.to_owned(),
+        runs: runs.said.clone(),
+        want: runs.platform.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn platforms_parse_with_aliases_and_refuse_nonsense() {
+        for (text, want) in [
+            ("linux/amd64", Ok("linux/amd64")),
+            ("linux/x86_64", Ok("linux/amd64")),
+            ("Linux/aarch64", Ok("linux/arm64")),
+            ("linux/arm64/v8", Ok("linux/arm64/v8")),
+            ("linux", Err("expected os/architecture")),
+            ("linux/", Err("expected os/architecture")),
+            ("a/b/c/d", Err("expected os/architecture")),
+        ] {
+            let got = Platform::parse(text).map(|p| p.to_string());
+            match (got, want) {
+                (Ok(g), Ok(w)) => assert_eq!(g, w, "{text}"),
+                (Err(g), Err(w)) => assert!(g.contains(w), "{text}: {g}"),
+                (g, w) => panic!("{text}: {g:?} vs {w:?}"),
+            }
+        }
+        let list = Platform::parse_list("linux/amd64, linux/arm64,linux/amd64").unwrap();
+        assert_eq!(list.len(), 2);
+        assert!(Platform::parse_list(",").is_err());
+    }
+
+    #[test]
+    fn the_task_definition_says_what_it_runs() {
+        for (doc, want) in [
+            (
+                json!({"runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}}),
+                Some("linux/arm64"),
+            ),
+            (
+                json!({"runtimePlatform": {"cpuArchitecture": "X86_64"}}),
+                Some("linux/amd64"),
+            ),
+            (
+                json!({"requiresCompatibilities": ["FARGATE"]}),
+                Some("linux/amd64"),
+            ),
+            (json!({"requiresCompatibilities": ["EC2"]}), None),
+            (json!({}), None),
+            (
+                json!({"runtimePlatform": {"operatingSystemFamily": "LINUX"}}),
+                None,
+            ),
+        ] {
+            let got = task_platform(&doc).map(|r| r.platform.to_string());
+            assert_eq!(got.as_deref(), want, "{doc}");
+        }
+    }
+
+    #[test]
+    fn manifests_give_their_platforms() {
+        let index = json!({"manifests": [
+            {"digest": "sha256:a", "platform": {"os": "linux", "architecture": "amd64"}},
+            {"digest": "sha256:b", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+            {"digest": "sha256:c", "platform": {"os": "unknown", "architecture": "unknown"}},
+        ]});
+        let Some(ImagePlatforms::Index(ps)) = manifest_platforms(&index) else {
+            panic!()
+        };
+        assert_eq!(
+            ps.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            vec!["linux/amd64", "linux/arm64/v8"]
+        );
+        let image = json!({"config": {"digest": "sha256:cfg"}, "layers": []});
+        assert_eq!(
+            manifest_platforms(&image),
+            Some(ImagePlatforms::Config("sha256:cfg".into()))
+        );
+        assert_eq!(manifest_platforms(&json!({})), None);
+    }
+
+    /// The guard refuses an arm64 image for an X86_64 task definition, naming both and the fix;
+    /// it accepts a match, an index holding the platform, and what it cannot tell.
+    #[test]
+    fn the_guard_refuses_only_an_image_that_cannot_run() {
+        let x86 =
+            task_platform(&json!({"runtimePlatform": {"cpuArchitecture": "X86_64"}})).unwrap();
+        let arm = |v: Option<&str>| Platform {
+            os: "linux".into(),
+            architecture: "arm64".into(),
+            variant: v.map(str::to_owned),
+        };
+        let amd = Platform::parse("linux/amd64").unwrap();
+        let err = check("r/api@sha256:1", &[arm(None)], "vendor0919-task", &x86).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "image r/api@sha256:1 is linux/arm64, and vendor0919-task runs X86_64: rebuild with --platform linux/amd64 (ecs-ship release picks it from the task definition)"
+        );
+        assert!(check("i", &[amd.clone()], "f", &x86).is_ok());
+        assert!(check("i", &[arm(Some("v8")), amd], "f", &x86).is_ok());
+        assert!(check("i", &[], "f", &x86).is_ok());
+        let arm_task =
+            task_platform(&json!({"runtimePlatform": {"cpuArchitecture": "ARM64"}})).unwrap();
+        assert!(check("i", &[arm(Some("v8"))], "f", &arm_task).is_ok());
+        let windows = Platform::parse("windows/amd64").unwrap();
+        assert!(check("i", &[windows], "f", &x86).is_err());
+    }
+}
