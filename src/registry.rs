@@ -74,113 +74,12 @@ pub async fn fetch_manifest(
     creds: Option<&Credentials>,
 ) -> Result<Manifest> {
     let loc = locate(image);
-    let http = client()?;
-    let url = format!("{}/v2/{}/manifests/{reference}", loc.base_url, loc.path);
     let what = format!(
         "manifest `{}:{reference}` in registry {}",
         loc.path, loc.host
     );
-    let send = |auth: Option<String>| {
-        let mut req = http.get(&url).header(ACCEPT, MANIFEST_TYPES.join(", "));
-        if let Some(auth) = auth {
-            req = req.header(AUTHORIZATION, auth);
-        }
-        req.send()
-    };
-    let unreachable = |e: reqwest::Error| {
-        Error::remote_with(format!("cannot reach registry {} for {what}", loc.host), e)
-    };
-    let mut response = send(None).await.map_err(unreachable)?;
-    if response.status() == StatusCode::UNAUTHORIZED {
-        let challenge = response
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|h| h.to_str().ok())
-            .and_then(parse_challenge);
-        let auth = match challenge {
-            Some(Challenge::Basic) => {
-                let creds = creds.ok_or_else(|| {
-                    Error::remote(format!(
-                        "registry {} requires credentials for {what}: add them to the Docker config `auths` (DOCKER_CONFIG)",
-                        loc.host
-                    ))
-                })?;
-                creds.basic()
-            }
-            Some(Challenge::Bearer {
-                realm,
-                service,
-                scope,
-            }) => {
-                let scope = scope.unwrap_or_else(|| format!("repository:{}:pull", loc.path));
-                let mut params = vec![("scope", scope.as_str())];
-                if let Some(service) = &service {
-                    params.push(("service", service.as_str()));
-                }
-                let token_url = reqwest::Url::parse_with_params(&realm, &params).map_err(|e| {
-                    Error::remote_with(
-                        format!(
-                            "registry {} sent an invalid token realm `{realm}`",
-                            loc.host
-                        ),
-                        e,
-                    )
-                })?;
-                let mut req = http.get(token_url);
-                if let Some(c) = creds {
-                    req = req.header(AUTHORIZATION, c.basic());
-                }
-                let body = req
-                    .send()
-                    .await
-                    .and_then(reqwest::Response::error_for_status)
-                    .map_err(|e| {
-                        Error::remote_with(
-                            format!("registry {} refused a token for {what}", loc.host),
-                            e,
-                        )
-                    })?
-                    .bytes()
-                    .await
-                    .map_err(|e| {
-                        Error::remote_with(format!("registry {} sent no token", loc.host), e)
-                    })?;
-                let token: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-                    Error::remote_with(format!("registry {} sent an unreadable token", loc.host), e)
-                })?;
-                let token = token
-                    .get("token")
-                    .or_else(|| token.get("access_token"))
-                    .and_then(|t| t.as_str())
-                    .unwrap_or_default();
-                format!("Bearer {token}")
-            }
-            None => {
-                return Err(Error::remote(format!(
-                    "registry {} refused {what} (401) without a usable challenge",
-                    loc.host
-                )));
-            }
-        };
-        response = send(Some(auth)).await.map_err(unreachable)?;
-    }
-    match response.status() {
-        s if s.is_success() => {}
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            return Err(Error::remote(format!(
-                "registry {} refused the credentials for {what} ({})",
-                loc.host,
-                response.status()
-            )));
-        }
-        StatusCode::NOT_FOUND => return Err(Error::remote(format!("{what} not found"))),
-        s => {
-            return Err(Error::remote(format!(
-                "registry {} answered {s} for {what}",
-                loc.host
-            )));
-        }
-    }
+    let url = format!("{}/v2/{}/manifests/{reference}", loc.base_url, loc.path);
+    let response = get(&loc, &url, Some(&MANIFEST_TYPES.join(", ")), &what, creds).await?;
     let header = response
         .headers()
         .get("Docker-Content-Digest")
@@ -205,6 +104,151 @@ pub async fn fetch_manifest(
         )));
     }
     Ok(Manifest { bytes, digest })
+}
+
+/// GETs the blob `digest` (an image config) and verifies its bytes hash to it. A registry that
+/// redirects blobs (ECR to S3) is followed; the credentials are not sent to the other host.
+pub async fn fetch_blob(
+    image: &ImageRef,
+    digest: &str,
+    creds: Option<&Credentials>,
+) -> Result<Vec<u8>> {
+    let loc = locate(image);
+    let what = format!("blob `{}@{digest}` in registry {}", loc.path, loc.host);
+    let url = format!("{}/v2/{}/blobs/{digest}", loc.base_url, loc.path);
+    let response = get(&loc, &url, None, &what, creds).await?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| Error::remote_with(format!("failed to read {what}"), e))?
+        .to_vec();
+    let hashed = manifest_digest(&bytes);
+    if hashed != digest {
+        return Err(Error::remote(format!(
+            "{what}: the bytes hash to {hashed}: refusing an unverified blob"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// A GET answered with success, through the registry's auth challenge (basic, or a bearer token).
+async fn get(
+    loc: &Location,
+    url: &str,
+    accept: Option<&str>,
+    what: &str,
+    creds: Option<&Credentials>,
+) -> Result<reqwest::Response> {
+    let http = client()?;
+    let send = |auth: Option<String>| {
+        let mut req = http.get(url);
+        if let Some(accept) = accept {
+            req = req.header(ACCEPT, accept);
+        }
+        if let Some(auth) = auth {
+            req = req.header(AUTHORIZATION, auth);
+        }
+        req.send()
+    };
+    let unreachable = |e: reqwest::Error| {
+        Error::remote_with(format!("cannot reach registry {} for {what}", loc.host), e)
+    };
+    let mut response = send(None).await.map_err(unreachable)?;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        let challenge = response
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|h| h.to_str().ok())
+            .and_then(parse_challenge);
+        let auth = authorization(&http, loc, challenge, what, creds).await?;
+        response = send(Some(auth)).await.map_err(unreachable)?;
+    }
+    match response.status() {
+        s if s.is_success() => Ok(response),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(Error::remote(format!(
+            "registry {} refused the credentials for {what} ({})",
+            loc.host,
+            response.status()
+        ))),
+        StatusCode::NOT_FOUND => Err(Error::remote(format!("{what} not found"))),
+        s => Err(Error::remote(format!(
+            "registry {} answered {s} for {what}",
+            loc.host
+        ))),
+    }
+}
+
+/// The Authorization header that answers `challenge`.
+async fn authorization(
+    http: &reqwest::Client,
+    loc: &Location,
+    challenge: Option<Challenge>,
+    what: &str,
+    creds: Option<&Credentials>,
+) -> Result<String> {
+    match challenge {
+        Some(Challenge::Basic) => {
+            let creds = creds.ok_or_else(|| {
+                Error::remote(format!(
+                    "registry {} requires credentials for {what}: add them to the Docker config `auths` (DOCKER_CONFIG)",
+                    loc.host
+                ))
+            })?;
+            Ok(creds.basic())
+        }
+        Some(Challenge::Bearer {
+            realm,
+            service,
+            scope,
+        }) => {
+            let scope = scope.unwrap_or_else(|| format!("repository:{}:pull", loc.path));
+            let mut params = vec![("scope", scope.as_str())];
+            if let Some(service) = &service {
+                params.push(("service", service.as_str()));
+            }
+            let token_url = reqwest::Url::parse_with_params(&realm, &params).map_err(|e| {
+                Error::remote_with(
+                    format!(
+                        "registry {} sent an invalid token realm `{realm}`",
+                        loc.host
+                    ),
+                    e,
+                )
+            })?;
+            let mut req = http.get(token_url);
+            if let Some(c) = creds {
+                req = req.header(AUTHORIZATION, c.basic());
+            }
+            let body = req
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status)
+                .map_err(|e| {
+                    Error::remote_with(
+                        format!("registry {} refused a token for {what}", loc.host),
+                        e,
+                    )
+                })?
+                .bytes()
+                .await
+                .map_err(|e| {
+                    Error::remote_with(format!("registry {} sent no token", loc.host), e)
+                })?;
+            let token: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+                Error::remote_with(format!("registry {} sent an unreadable token", loc.host), e)
+            })?;
+            let token = token
+                .get("token")
+                .or_else(|| token.get("access_token"))
+                .and_then(|t| t.as_str())
+                .unwrap_or_default();
+            Ok(format!("Bearer {token}"))
+        }
+        None => Err(Error::remote(format!(
+            "registry {} refused {what} (401) without a usable challenge",
+            loc.host
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -123,6 +123,11 @@ pub struct TaskdefArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// Skip the architecture guard (which refuses, before registering, an image pinned by digest
+    /// whose os/architecture the task definition's runtimePlatform cannot run).
+    #[arg(long)]
+    pub no_arch_check: bool,
+
     /// awslogs-group for containers that lack one [default: /ecs/<family>].
     #[arg(long, value_name = "NAME")]
     pub log_group: Option<String>,
@@ -315,6 +320,7 @@ impl TaskdefArgs {
             log_stream_prefix: self.log_stream_prefix.clone(),
             force_awslogs: self.force_awslogs,
             strict: self.strict,
+            arch_check: !self.no_arch_check,
             overrides: Overrides::default(),
             env_files: Vec::new(),
         }

@@ -128,6 +128,29 @@ pub fn task_platform(document: &Value) -> Option<Runs> {
     })
 }
 
+/// The `--platform` a build gets when none was given: what every task definition it is built
+/// for runs. Task definitions that run different platforms cannot share one single-platform
+/// image: that is an error naming both.
+pub fn default_build_platform<'a>(
+    tasks: impl IntoIterator<Item = (&'a str, Option<Runs>)>,
+) -> Result<Option<Runs>, String> {
+    let mut chosen: Option<(&str, Runs)> = None;
+    for (family, runs) in tasks {
+        let Some(runs) = runs else { continue };
+        match &chosen {
+            None => chosen = Some((family, runs)),
+            Some((first, c)) if c.platform != runs.platform => {
+                return Err(format!(
+                    "{first} runs {} and {family} runs {}: one image cannot serve both; pass --platform {},{} for a multi-platform image, or release them apart",
+                    c.said, runs.said, c.platform, runs.platform
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(chosen.map(|(_, r)| r))
+}
+
 /// What an image manifest says about platforms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImagePlatforms {
@@ -255,6 +278,20 @@ mod tests {
             let got = task_platform(&doc).map(|r| r.platform.to_string());
             assert_eq!(got.as_deref(), want, "{doc}");
         }
+    }
+
+    #[test]
+    fn the_build_platform_comes_from_what_the_task_definitions_run() {
+        let runs = |cpu: &str| task_platform(&json!({"runtimePlatform": {"cpuArchitecture": cpu}}));
+        let got = default_build_platform([("a", runs("ARM64")), ("b", None), ("c", runs("ARM64"))])
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.platform.to_string(), "linux/arm64");
+        assert_eq!(default_build_platform([("a", None)]).unwrap(), None);
+        let err =
+            default_build_platform([("a", runs("X86_64")), ("b", runs("ARM64"))]).unwrap_err();
+        assert!(err.contains("a runs X86_64 and b runs ARM64"), "{err}");
+        assert!(err.contains("--platform linux/amd64,linux/arm64"), "{err}");
     }
 
     #[test]

@@ -46,18 +46,9 @@ struct ErrorDetail {
 /// The network RUN steps get: the engine's default bridge where it has one, else the host's
 /// (an engine started with `--bridge=none` has no `bridge` network, and BuildKit's default then
 /// fails every RUN with "network bridge not found").
-pub async fn network(engine: &Engine) -> Option<String> {
-    match engine
-        .docker
-        .inspect_network(
-            "bridge",
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
-        .await
-    {
-        Ok(_) => None,
-        Err(_) => Some("host".to_owned()),
-    }
+pub async fn network(engine: &Engine) -> Result<Option<String>> {
+    let bridge = super::run::has_network(engine, "bridge").await?;
+    Ok((!bridge).then(|| "host".to_owned()))
 }
 
 fn query(

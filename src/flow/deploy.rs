@@ -354,15 +354,23 @@ pub async fn register(
     let ensured = taskdef::EnsuredGroups::default();
     let mut done = Vec::new();
     let targets = checked.codedeploy;
-    for (((service, loaded), changes), codedeploy) in
-        checked.services.into_iter().zip(changes).zip(targets)
-    {
-        if service.express {
+    // Every revision prepared (and its images checked) before the first is registered, so a
+    // refusal for one service leaves nothing registered for the others.
+    let mut prepared = Vec::new();
+    for ((service, loaded), changes) in checked.services.into_iter().zip(changes) {
+        let ready = if service.express {
+            None
+        } else {
+            Some(taskdef::prepare_loaded(session, loaded, &changes).await?)
+        };
+        prepared.push((service, ready, changes));
+    }
+    for ((service, ready, changes), codedeploy) in prepared.into_iter().zip(targets) {
+        let Some(ready) = ready else {
             done.push(express_deployment(service, &changes, options.dry_run));
             continue;
-        }
-        let prepared = taskdef::prepare_loaded(session, loaded, &changes).await?;
-        let registered = taskdef::register_with(aws, prepared, &options, &ensured).await?;
+        };
+        let registered = taskdef::register_with(aws, ready, &options, &ensured).await?;
         done.push(ServiceDeployment {
             service: service.service.clone(),
             task_definition: registered,

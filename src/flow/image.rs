@@ -17,6 +17,7 @@ use crate::aws;
 use crate::core::buildkit::TraceEvent;
 use crate::core::buildkit::{self, BuilderCaps, CacheCount, CachePlan, SecretSource, SecretSpec};
 use crate::core::image_ref::{EcrRepository, ImageRef, is_valid_tag};
+use crate::core::platform::{self, ImagePlatforms, Platform};
 use crate::core::registry_auth::{Credentials, docker_config_credentials};
 use crate::core::tags;
 use crate::docker::build::{BuildLine, BuildSpec};
@@ -474,7 +475,7 @@ async fn run_builder(
     if let Some(note) = &wants.cache.note {
         info!("{note}");
     }
-    let network = crate::docker::buildkit::network(engine).await;
+    let network = crate::docker::buildkit::network(engine).await?;
     let mut progress = Progress::stderr(session.quiet);
     let built = crate::docker::buildkit::build(
         engine,
@@ -747,6 +748,41 @@ async fn manifest_config(
         .and_then(|c| c.get("digest"))
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned))
+}
+
+/// The platforms an image is for, read through its registry: an image's config (os/architecture),
+/// or the entries of an index.
+pub async fn image_platforms(session: &Session, image: &ImageRef) -> Result<Vec<Platform>> {
+    let reference = image
+        .digest
+        .clone()
+        .or_else(|| image.tag.clone())
+        .unwrap_or_else(|| "latest".to_owned());
+    let creds = credentials_for(session, image).await?.credentials;
+    let bytes = match (image.ecr(), &image.digest) {
+        (Some(repo), Some(digest)) => {
+            aws::ecr::manifest_by_digest(session.aws().await?, &repo, digest)
+                .await?
+                .into_bytes()
+        }
+        _ => {
+            registry::fetch_manifest(image, &reference, creds.as_ref())
+                .await?
+                .bytes
+        }
+    };
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::remote_with(format!("the manifest of {image} is not JSON"), e))?;
+    match platform::manifest_platforms(&manifest) {
+        Some(ImagePlatforms::Index(platforms)) => Ok(platforms),
+        Some(ImagePlatforms::Config(digest)) => {
+            let config = registry::fetch_blob(image, &digest, creds.as_ref()).await?;
+            let config: serde_json::Value = serde_json::from_slice(&config)
+                .map_err(|e| Error::remote_with(format!("the config of {image} is not JSON"), e))?;
+            Ok(platform::config_platform(&config).into_iter().collect())
+        }
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Whether the ECR repository exists (a read only, for a dry run's "would create").

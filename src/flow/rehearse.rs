@@ -15,6 +15,7 @@ use super::Session;
 use super::image::{self, BuildRequest};
 use super::taskdef::{self, Changes, Source};
 use crate::core::image_ref::ImageRef;
+use crate::core::platform;
 use crate::core::rehearsal::{self, Judgement, Observed, SecretUse};
 use crate::core::taskdef::{self as td, ImageSpec, TaskDef};
 use crate::docker::Engine;
@@ -146,7 +147,11 @@ pub struct Rehearsed {
 }
 
 /// The image to rehearse: given, or built now (the state file is left alone).
-async fn image_for(session: &Session, plan: &RehearsePlan) -> Result<String> {
+async fn image_for(
+    session: &Session,
+    plan: &RehearsePlan,
+    loaded: &taskdef::Loaded,
+) -> Result<String> {
     if let Some(image) = &plan.image {
         ImageRef::parse(image).map_err(|e| Error::input_with("invalid --image", e))?;
         return Ok(image.clone());
@@ -156,7 +161,18 @@ async fn image_for(session: &Session, plan: &RehearsePlan) -> Result<String> {
             "nothing to rehearse: pass --context DIR or --image IMAGE",
         ));
     };
-    let resolved = image::resolve(build, Utc::now())?;
+    let mut build = build.clone();
+    if build.platform.is_none()
+        && let Some(runs) =
+            platform::task_platform(&serde_json::Value::Object(loaded.document.clone()))
+    {
+        info!(
+            "building for {} (the task definition runs {}; --platform overrides)",
+            runs.platform, runs.said
+        );
+        build.platform = Some(runs.platform.to_string());
+    }
+    let resolved = image::resolve(&build, Utc::now())?;
     let built = image::build(session, resolved, None, None).await?;
     built
         .references
@@ -169,9 +185,9 @@ async fn image_for(session: &Session, plan: &RehearsePlan) -> Result<String> {
 async fn render(
     session: &Session,
     plan: &RehearsePlan,
+    loaded: taskdef::Loaded,
     image: &str,
 ) -> Result<(TaskDef, String, String)> {
-    let loaded = taskdef::load(session, &plan.source).await?;
     let names = td::container_names(&loaded.document);
     let container = match (&plan.container, names.as_slice()) {
         (Some(c), _) => c.clone(),
@@ -439,8 +455,9 @@ type Ending = (
 /// Runs the rehearsal. `Err` is a failure before anything was started (a bad input, a build that
 /// failed, an engine that cannot be reached).
 pub async fn rehearse(session: &Session, plan: &RehearsePlan) -> Result<Rehearsed> {
-    let image = image_for(session, plan).await?;
-    let (document, diff_against, diff) = render(session, plan, &image).await?;
+    let loaded = taskdef::load(session, &plan.source).await?;
+    let image = image_for(session, plan, &loaded).await?;
+    let (document, diff_against, diff) = render(session, plan, loaded, &image).await?;
     let rehearsal = rehearsal::plan(
         &document,
         plan.container.as_deref(),

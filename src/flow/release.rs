@@ -24,6 +24,7 @@ use super::deploy::{self, Checked, DeployPlan, DeployResult, ServiceDeployment, 
 use super::image::{self, BuildRequest, BuildResult, PushRequest, PushResult, ResolvedBuild};
 use super::task::{self, RunFrom, RunPlan, RunReport};
 use crate::core::image_ref::ImageRef;
+use crate::core::platform;
 pub use crate::core::release::Step;
 use crate::core::release::{self as decide, DryRun, Mode, Recorded, RegistryAnswer};
 use crate::core::rollout::{DeployVerdict, short_arn};
@@ -227,6 +228,8 @@ struct Run<'a> {
     image: Option<ImageRef>,
     reused: bool,
     registered: Vec<ServiceDeployment>,
+    /// The platform to build for when --platform was not given: what the services run.
+    platform: Option<String>,
 }
 
 /// Runs the release. `Err` is never returned for a failed step: that is `Released::failure`, with
@@ -269,6 +272,7 @@ impl<'a> Run<'a> {
             image: None,
             reused: false,
             registered: Vec::new(),
+            platform: None,
         }
     }
 
@@ -350,6 +354,9 @@ impl<'a> Run<'a> {
         let checking = deploy::check(self.session, deploy);
         let checked = deploy::within(deadline, aws, "checking the services", checking).await?;
         check_containers(&self.plan.containers, deploy, &checked)?;
+        if self.plan.build.platform.is_none() {
+            self.platform = task_platform(&checked)?;
+        }
         let lines: Vec<String> = match checked.services.as_slice() {
             [(s, _)] => vec![format!(
                 "service `{}` in `{}` runs {}",
@@ -400,7 +407,11 @@ impl<'a> Run<'a> {
 
     fn resolve(&mut self) -> Result<&(ResolvedBuild, String)> {
         if self.resolved.is_none() {
-            let resolved = image::resolve(&self.plan.build, Utc::now())?;
+            let mut request = self.plan.build.clone();
+            if request.platform.is_none() {
+                request.platform = self.platform.clone();
+            }
+            let resolved = image::resolve(&request, Utc::now())?;
             let fingerprint = resolved.fingerprint()?;
             self.resolved = Some((resolved, fingerprint));
         }
@@ -700,6 +711,28 @@ impl<'a> Run<'a> {
             None => Ok(Done::Done(format!("{verdict} on {}", revisions.join(", ")))),
         }
     }
+}
+
+/// The platform the checked services' task definitions run, said once; `None` where they do not
+/// say (EC2 without a runtimePlatform).
+fn task_platform(checked: &Checked) -> Result<Option<String>> {
+    let tasks: Vec<(String, Option<platform::Runs>)> = checked
+        .services
+        .iter()
+        .map(|(_, loaded)| {
+            let document = serde_json::Value::Object(loaded.document.clone());
+            (loaded.label.clone(), platform::task_platform(&document))
+        })
+        .collect();
+    let runs = platform::default_build_platform(tasks.iter().map(|(l, r)| (l.as_str(), r.clone())))
+        .map_err(Error::input)?;
+    Ok(runs.map(|r| {
+        info!(
+            "building for {} (the task definition runs {}; --platform overrides)",
+            r.platform, r.said
+        );
+        r.platform.to_string()
+    }))
 }
 
 /// Each service has at least one of the --container names, and each name is in at least one

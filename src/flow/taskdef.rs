@@ -17,6 +17,7 @@ use crate::core::image_ref::ImageRef;
 use crate::core::logs::{self, KeptDriver, LogGroup, LogSettings};
 use crate::core::mask;
 use crate::core::overrides::{self, Overrides, Targeted};
+use crate::core::platform;
 use crate::core::taskdef::{self, Change, CheckOptions, ImageSpec, TaskDef};
 use crate::error::{Error, Result};
 
@@ -52,6 +53,8 @@ pub struct Changes {
     pub force_awslogs: bool,
     /// Refuse what the model lacks instead of carrying it.
     pub strict: bool,
+    /// Refuse an image pinned by digest that the task definition's runtimePlatform cannot run.
+    pub arch_check: bool,
     /// Per-environment overrides (environment, secrets, sizes, roles, tags).
     pub overrides: Overrides,
     /// Dotenv files whose variables are set before `overrides.env`.
@@ -276,6 +279,11 @@ pub async fn prepare_loaded(
             spec.image = pin(aws, &spec.image).await?;
         }
     }
+    if changes.arch_check {
+        for spec in &specs {
+            guard_architecture(session, &document, &spec.image).await?;
+        }
+    }
     let mut all_changes: Vec<Change> = dropped.iter().map(taskdef::dropped_empty).collect();
     all_changes.extend(
         taskdef::swap_images(&mut document, &specs)
@@ -325,6 +333,43 @@ pub async fn prepare_loaded(
         changes: all_changes,
         kept_drivers,
     })
+}
+
+/// The architecture guard: an image pinned by digest whose platforms the task definition cannot
+/// run is refused (exit 2) before anything is registered; ECS would start its tasks only to see
+/// them die with `exec format error`. An image whose platforms cannot be read is let through,
+/// saying why.
+async fn guard_architecture(session: &Session, document: &TaskDef, image: &ImageRef) -> Result<()> {
+    if image.digest.is_none() {
+        return Ok(());
+    }
+    let document = serde_json::Value::Object(document.clone());
+    let Some(runs) = platform::task_platform(&document) else {
+        return Ok(());
+    };
+    let family = document
+        .get("family")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("the task definition");
+    let platforms = match super::image::image_platforms(session, image).await {
+        Ok(p) => p,
+        Err(e) => {
+            warn!(
+                "cannot read the platform of {image} ({}): not checked against {family}'s {}",
+                e.chain(),
+                runs.said
+            );
+            return Ok(());
+        }
+    };
+    platform::check(&image.to_string(), &platforms, family, &runs)
+        .map_err(|e| Error::input_with(e.to_string(), e))?;
+    tracing::debug!(
+        "{image} runs on {} ({family} runs {})",
+        runs.platform,
+        runs.said
+    );
+    Ok(())
 }
 
 /// `image` pinned to its verified ECR digest (unchanged when it already carries one).

@@ -63,7 +63,8 @@ fn build_sends_what_dockerignore_keeps_runs_steps_and_tags_by_time_and_sha() {
     let found: Vec<&str> = run
         .stderr
         .lines()
-        .filter_map(|l| l.strip_prefix("FOUND "))
+        // BuildKit's output lines: `#N FOUND ...`.
+        .filter_map(|l| l.split_once(" FOUND ").map(|(_, f)| f))
         .collect();
     assert_eq!(
         found,
@@ -134,10 +135,19 @@ fn a_failing_step_exits_3_naming_the_step() {
         "Dockerfile",
         "FROM busybox:stable\nRUN echo before\nRUN echo doomed && exit 3\n",
     )]);
-    in_dir(&dir, &["build", "--repository", "127.0.0.1:15000/fails"])
-        .expect_code(3)
-        .stderr_has("error: the build failed at `Step 3/5 : RUN echo doomed && exit 3`")
-        .stderr_has("returned a non-zero code: 3");
+    in_dir(
+        &dir,
+        &[
+            "build",
+            "--repository",
+            "127.0.0.1:15000/fails",
+            "--builder",
+            "classic",
+        ],
+    )
+    .expect_code(3)
+    .stderr_has("error: the build failed at `Step 3/5 : RUN echo doomed && exit 3`")
+    .stderr_has("returned a non-zero code: 3");
     assert!(
         !dir.path().join(".ecs-ship/state.json").exists(),
         "nothing recorded for a failed build"

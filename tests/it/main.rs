@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod buildkit;
 mod ci_outputs;
 mod cli;
 mod codebuild;
