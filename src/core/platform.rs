@@ -333,7 +333,7 @@ mod tests {
             err.to_string(),
             "image r/api@sha256:1 is linux/arm64, and vendor0919-task runs X86_64: rebuild with --platform linux/amd64 (ecs-ship release picks it from the task definition)"
         );
-        assert!(check("i", &[amd.clone()], "f", &x86).is_ok());
+        assert!(check("i", std::slice::from_ref(&amd), "f", &x86).is_ok());
         assert!(check("i", &[arm(Some("v8")), amd], "f", &x86).is_ok());
         assert!(check("i", &[], "f", &x86).is_ok());
         let arm_task =

@@ -101,6 +101,15 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
 }
 
+/// Where and how a BuildKit build runs.
+pub struct Options<'a> {
+    /// The session the build's secrets and credentials come from.
+    pub session: &'a BuildSession,
+    /// The network of RUN steps (`network()`).
+    pub network: Option<&'a str>,
+    pub idle_timeout: std::time::Duration,
+}
+
 /// Runs the build; `progress` receives each step as it ends and each output line. `cancel`,
 /// an engine quiet past `idle_timeout` or a broken stream abandon it (closing the connection
 /// cancels a BuildKit build at the engine; its steps are not containers, so nothing is left).
@@ -108,12 +117,15 @@ pub async fn build(
     engine: &Engine,
     plan: ContextPlan,
     spec: &BuildSpec,
-    session: &BuildSession,
-    network: Option<&str>,
-    idle_timeout: std::time::Duration,
+    options: Options<'_>,
     cancel: impl std::future::Future<Output = Error>,
     mut progress: impl FnMut(&TraceEvent),
 ) -> Result<Built> {
+    let Options {
+        session,
+        network,
+        idle_timeout,
+    } = options;
     let path = super::raw::path(engine, &query(spec, &plan, &session.id, network)?);
     let (rx, writer) = plan.stream();
     let body = futures_util::stream::unfold(rx, |mut rx| async move {

@@ -481,9 +481,11 @@ async fn run_builder(
         engine,
         plan,
         spec,
-        &build_session,
-        network.as_deref(),
-        session.idle_timeout,
+        crate::docker::buildkit::Options {
+            session: &build_session,
+            network: network.as_deref(),
+            idle_timeout: session.idle_timeout,
+        },
         cancelled_build(),
         |event| match event {
             TraceEvent::Output { .. } => progress.detail(&event.to_string()),
