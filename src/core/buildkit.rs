@@ -80,6 +80,15 @@ impl fmt::Display for TraceEvent {
                 name,
                 error,
                 ..
+            } if is_cache_import(name) => write!(
+                f,
+                "#{number} {name}: {error} (nothing to import yet: built without it)"
+            ),
+            TraceEvent::Failed {
+                number,
+                name,
+                error,
+                ..
             } => write!(f, "#{number} {name} ERROR: {error}"),
         }
     }
@@ -210,6 +219,12 @@ impl Trace {
         }
         count
     }
+}
+
+/// BuildKit's import of a `--cache-from` ref: a failure (a ref not pushed yet, on the first build)
+/// does not fail the build, which goes on without that cache.
+pub fn is_cache_import(name: &str) -> bool {
+    name.starts_with("importing cache manifest from ")
 }
 
 /// `[stage-0 2/3] RUN ...` counts; `[internal] ...`, `FROM` and exporting do not.

@@ -15,7 +15,9 @@ use super::Engine;
 use super::build::BuildSpec;
 use super::context::ContextPlan;
 use super::session::BuildSession;
-use crate::core::buildkit::{CacheCount, LogChunk, StatusUpdate, Trace, TraceEvent, VertexUpdate};
+use crate::core::buildkit::{
+    CacheCount, LogChunk, StatusUpdate, Trace, TraceEvent, VertexUpdate, is_cache_import,
+};
 use crate::error::{Error, Result};
 use bollard_buildkit_proto::google::protobuf::Timestamp;
 use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
@@ -272,10 +274,10 @@ impl Reader {
                 for event in self.trace.apply(update(status)) {
                     match &event {
                         TraceEvent::Done { name, .. } => self.last_step = name.clone(),
-                        TraceEvent::Failed { name, error, .. } => {
+                        TraceEvent::Failed { name, error, .. } if !is_cache_import(name) => {
                             self.failed = Some((name.clone(), error.clone()));
                         }
-                        TraceEvent::Output { .. } => {}
+                        TraceEvent::Failed { .. } | TraceEvent::Output { .. } => {}
                     }
                     progress(&event);
                 }

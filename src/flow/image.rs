@@ -490,6 +490,9 @@ async fn run_builder(
         |event| match event {
             TraceEvent::Output { .. } => progress.detail(&event.to_string()),
             TraceEvent::Done { .. } => progress.line(&event.to_string()),
+            TraceEvent::Failed { name, .. } if buildkit::is_cache_import(name) => {
+                progress.line(&event.to_string())
+            }
             TraceEvent::Failed { name, output, .. } => {
                 progress.line(&event.to_string());
                 if !output.is_empty() {

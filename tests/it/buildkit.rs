@@ -40,9 +40,12 @@ fn buildkit_mounts_work_secrets_leave_no_trace_and_the_registry_cache_survives_a
     if !require_docker() || !require_registry() {
         return;
     }
-    let dockerfile = "FROM busybox:stable\nARG BUST\nRUN --mount=type=cache,target=/cache sh -c 'echo \"seen: $(cat /cache/stamp 2>/dev/null || echo none)\"; echo $BUST > /cache/stamp'\nRUN --mount=type=secret,id=token sh -c 'wc -c < /run/secrets/token | sed s/^/SECRET-BYTES=/'\n";
-    let dir = context(&[("Dockerfile", dockerfile), ("app.txt", "v1")]);
     let repo = format!("{}/{}", registry(), unique("bk"));
+    // Unique to this run (the cache mount's id too), so no earlier run's cache answers for it.
+    let dockerfile = format!(
+        "FROM busybox:stable\nARG BUST\nRUN --mount=type=cache,id={repo},target=/cache sh -c 'echo \"seen: $(cat /cache/stamp 2>/dev/null || echo none)\"; echo $BUST > /cache/stamp'\nRUN --mount=type=secret,id=token sh -c 'echo {repo} >/dev/null; wc -c < /run/secrets/token | sed s/^/SECRET-BYTES=/'\n"
+    );
+    let dir = context(&[("Dockerfile", dockerfile.as_str()), ("app.txt", "v1")]);
     let secret = ["--secret", "id=token,env=ECS_SHIP_TEST_TOKEN"];
     let first = build_in(
         &dir,
@@ -117,14 +120,17 @@ fn buildkit_mounts_work_secrets_leave_no_trace_and_the_registry_cache_survives_a
 
     // A cache pushed under --cache, imported after the local build cache is gone.
     let cache_ref = format!("{repo}:buildcache");
-    let deps =
-        "FROM busybox:stable\nRUN echo dependencies > /deps && sleep 1\nCOPY app.txt /app.txt\n";
-    let cold = context(&[("Dockerfile", deps), ("app.txt", "v1")]);
+    // Unique to this run, so no earlier run's local cache makes the first build warm.
+    let deps = format!(
+        "FROM busybox:stable\nRUN echo dependencies {repo} > /deps && sleep 1\nCOPY app.txt /app.txt\n"
+    );
+    let cold = context(&[("Dockerfile", deps.as_str()), ("app.txt", "v1")]);
     let built = build_in(
         &cold,
         &["--repository", &repo, "--tag", "c1", "--cache", &cache_ref],
     )
-    .expect_code(0);
+    .expect_code(0)
+    .stderr_has("(nothing to import yet: built without it)");
     assert_eq!(built.json()["cache"]["cached"], 0, "{}", built.stderr);
     let mut push = ecs_ship();
     push.current_dir(cold.path()).args(["push"]);
@@ -139,7 +145,9 @@ fn buildkit_mounts_work_secrets_leave_no_trace_and_the_registry_cache_survives_a
         &["--repository", &repo, "--tag", "c2", "--cache", &cache_ref],
     )
     .expect_code(0)
-    .stderr_has("RUN echo dependencies > /deps && sleep 1 CACHED");
+    .stderr_has(&format!(
+        "RUN echo dependencies {repo} > /deps && sleep 1 CACHED"
+    ));
     let counted: &Value = &warm.json()["cache"];
     assert_eq!(
         (counted["cached"].as_u64(), counted["total"].as_u64()),

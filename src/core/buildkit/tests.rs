@@ -245,3 +245,23 @@ fn secrets_are_read_as_buildx_reads_them() {
         }
     }
 }
+
+/// A cache ref that is not there yet is said plainly, not as the build's error.
+#[test]
+fn a_missing_cache_import_reads_as_a_note() {
+    let mut trace = Trace::default();
+    let name = "importing cache manifest from r/api:buildcache";
+    let events = trace.apply(StatusUpdate {
+        vertexes: vec![VertexUpdate {
+            error: "r/api:buildcache: not found".into(),
+            ..vertex("c", name)
+        }],
+        logs: vec![],
+    });
+    assert_eq!(
+        events[0].to_string(),
+        format!("#1 {name}: r/api:buildcache: not found (nothing to import yet: built without it)")
+    );
+    assert!(is_cache_import(name));
+    assert!(!is_cache_import("[2/3] RUN x"));
+}
