@@ -58,10 +58,28 @@ pub struct Manifest {
     pub digest: String,
 }
 
-fn client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+/// Where Docker keeps a registry's own CA: the engine trusts `<dir>/<host>/ca.crt` for that
+/// registry (https://docs.docker.com/engine/security/certificates/), and so do our registry calls,
+/// so a private registry the engine pushes to is one we can verify.
+const DOCKER_CERTS_DIR: &str = "/etc/docker/certs.d";
+
+fn client(host: &str) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
+        .timeout(Duration::from_secs(60));
+    let ca = std::path::Path::new(DOCKER_CERTS_DIR)
+        .join(host)
+        .join("ca.crt");
+    if let Ok(pem) = std::fs::read(&ca) {
+        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+            Error::input_with(
+                format!("the CA `{}` for registry {host} is not PEM", ca.display()),
+                e,
+            )
+        })?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
         .build()
         .map_err(|e| Error::internal_with("failed to set up the registry HTTP client", e))
 }
@@ -131,6 +149,44 @@ pub async fn fetch_blob(
     Ok(bytes)
 }
 
+/// PUTs `bytes` (a manifest or an index of `media_type`) as `reference` (a tag), and checks the
+/// registry stored exactly those bytes: its Docker-Content-Digest is their sha256.
+pub async fn put_manifest(
+    image: &ImageRef,
+    reference: &str,
+    bytes: &[u8],
+    media_type: &str,
+    creds: Option<&Credentials>,
+) -> Result<String> {
+    let loc = locate(image);
+    let what = format!(
+        "the index `{}:{reference}` put to registry {}",
+        loc.path, loc.host
+    );
+    let url = format!("{}/v2/{}/manifests/{reference}", loc.base_url, loc.path);
+    let response = call(
+        &loc,
+        reqwest::Method::PUT,
+        &url,
+        None,
+        Some((bytes, media_type)),
+        &what,
+        creds,
+    )
+    .await?;
+    let digest = manifest_digest(bytes);
+    match response
+        .headers()
+        .get("Docker-Content-Digest")
+        .and_then(|h| h.to_str().ok())
+    {
+        Some(header) if header != digest => Err(Error::remote(format!(
+            "{what}: the registry stored {header}, but the bytes sent hash to {digest}"
+        ))),
+        _ => Ok(digest),
+    }
+}
+
 /// A GET answered with success, through the registry's auth challenge (basic, or a bearer token).
 async fn get(
     loc: &Location,
@@ -139,11 +195,30 @@ async fn get(
     what: &str,
     creds: Option<&Credentials>,
 ) -> Result<reqwest::Response> {
-    let http = client()?;
+    call(loc, reqwest::Method::GET, url, accept, None, what, creds).await
+}
+
+/// A request answered with success, through the registry's auth challenge; `body` is the bytes
+/// and their content type.
+async fn call(
+    loc: &Location,
+    method: reqwest::Method,
+    url: &str,
+    accept: Option<&str>,
+    body: Option<(&[u8], &str)>,
+    what: &str,
+    creds: Option<&Credentials>,
+) -> Result<reqwest::Response> {
+    let http = client(&loc.host)?;
     let send = |auth: Option<String>| {
-        let mut req = http.get(url);
+        let mut req = http.request(method.clone(), url);
         if let Some(accept) = accept {
             req = req.header(ACCEPT, accept);
+        }
+        if let Some((bytes, content_type)) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes.to_vec());
         }
         if let Some(auth) = auth {
             req = req.header(AUTHORIZATION, auth);

@@ -35,6 +35,19 @@ pub struct Built {
     /// build on a fresh runner imports its cache from it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cache_ref: Option<String>,
+    /// `--platform a,b`: each platform's image; `push` pushes them and the index over them.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub platforms: Vec<PlatformImage>,
+}
+
+/// One platform's image of a multi-platform build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformImage {
+    /// `linux/arm64`.
+    pub platform: String,
+    pub image_id: String,
+    /// The local `repository:<first tag>-<os>-<arch>` it is tagged as.
+    pub reference: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,6 +170,11 @@ mod tests {
                 revision: None,
                 fingerprint: None,
                 cache_ref: Some("r:buildcache".into()),
+                platforms: vec![PlatformImage {
+                    platform: "linux/arm64".into(),
+                    image_id: "sha256:2".into(),
+                    reference: "r:t-linux-arm64".into(),
+                }],
             }),
             push: None,
         };

@@ -191,6 +191,69 @@ pub fn config_platform(config: &Value) -> Option<Platform> {
     Some(p)
 }
 
+/// The build args BuildKit sets by itself for a target platform. An engine's built-in frontend
+/// (Docker 20.10) leaves them unset before the first FROM, so `ARG TARGETARCH` /
+/// `FROM base-${TARGETARCH}` needs them passed (https://docs.docker.com/build/building/variables/#multi-platform-build-arguments).
+pub fn target_args(p: &Platform) -> Vec<(String, String)> {
+    vec![
+        ("TARGETPLATFORM".to_owned(), p.to_string()),
+        ("TARGETOS".to_owned(), p.os.clone()),
+        ("TARGETARCH".to_owned(), p.architecture.clone()),
+        (
+            "TARGETVARIANT".to_owned(),
+            p.variant.clone().unwrap_or_default(),
+        ),
+    ]
+}
+
+/// One platform's image in an index: its manifest as the registry holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub platform: Platform,
+    pub digest: String,
+    pub size: usize,
+    pub media_type: String,
+}
+
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// The index over per-platform images, and its media type: a Docker manifest list over Docker
+/// manifests (what the engine pushes), an OCI index over OCI manifests.
+pub fn render_index(entries: &[IndexEntry]) -> (Vec<u8>, &'static str) {
+    let oci = entries
+        .iter()
+        .all(|e| e.media_type.starts_with("application/vnd.oci."));
+    let media_type = if oci { OCI_INDEX } else { DOCKER_LIST };
+    let manifests: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let mut platform = serde_json::json!({
+                "architecture": e.platform.architecture,
+                "os": e.platform.os,
+            });
+            if let Some(v) = &e.platform.variant {
+                platform["variant"] = Value::from(v.clone());
+            }
+            serde_json::json!({
+                "mediaType": e.media_type,
+                "digest": e.digest,
+                "size": e.size,
+                "platform": platform,
+            })
+        })
+        .collect();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "manifests": manifests,
+    });
+    (
+        serde_json::to_vec_pretty(&index).unwrap_or_default(),
+        media_type,
+    )
+}
+
 /// The guard's refusal: the image cannot run where the task definition runs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -292,6 +355,39 @@ mod tests {
             default_build_platform([("a", runs("X86_64")), ("b", runs("ARM64"))]).unwrap_err();
         assert!(err.contains("a runs X86_64 and b runs ARM64"), "{err}");
         assert!(err.contains("--platform linux/amd64,linux/arm64"), "{err}");
+    }
+
+    /// The index names each platform's manifest by digest and size; reading it back gives the
+    /// platforms it was made from.
+    #[test]
+    fn an_index_lists_each_platform_and_reads_back() {
+        let entry = |p: &str, d: &str, mt: &str| IndexEntry {
+            platform: Platform::parse(p).unwrap(),
+            digest: d.into(),
+            size: 528,
+            media_type: mt.into(),
+        };
+        let docker = "application/vnd.docker.distribution.manifest.v2+json";
+        let (bytes, media_type) = render_index(&[
+            entry("linux/amd64", "sha256:a", docker),
+            entry("linux/arm64/v8", "sha256:b", docker),
+        ]);
+        assert_eq!(media_type, DOCKER_LIST);
+        let index: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(index["mediaType"], DOCKER_LIST);
+        assert_eq!(index["manifests"][1]["digest"], "sha256:b");
+        assert_eq!(index["manifests"][1]["size"], 528);
+        assert_eq!(index["manifests"][1]["platform"]["variant"], "v8");
+        let Some(ImagePlatforms::Index(ps)) = manifest_platforms(&index) else {
+            panic!()
+        };
+        assert_eq!(ps.len(), 2);
+        let oci = "application/vnd.oci.image.manifest.v1+json";
+        let (_, media_type) = render_index(&[entry("linux/amd64", "sha256:a", oci)]);
+        assert_eq!(media_type, OCI_INDEX);
+        let args = target_args(&Platform::parse("linux/arm64").unwrap());
+        assert!(args.contains(&("TARGETARCH".into(), "arm64".into())));
+        assert!(args.contains(&("TARGETPLATFORM".into(), "linux/arm64".into())));
     }
 
     #[test]

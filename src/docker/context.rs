@@ -19,7 +19,7 @@ use crate::core::dockerignore::{self, Matcher};
 use crate::error::{Error, Result};
 
 /// What will be sent, decided before anything is read for the tar.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ContextPlan {
     pub dir: PathBuf,
     /// The Dockerfile's name inside the tar (the `dockerfile` build parameter).

@@ -27,7 +27,7 @@ use crate::docker::session::{Providers, SessionError};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::registry;
-use crate::state::{Built, Pushed, State};
+use crate::state::{Built, PlatformImage, Pushed, State};
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -77,6 +77,9 @@ pub enum Builder {
 pub struct BuildResult {
     pub image_id: String,
     pub builder: Builder,
+    /// `--platform a,b`: each platform's image (`push` pushes them and the index over them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PlatformImage>,
     /// BuildKit: how many Dockerfile steps came from the cache.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheCount>,
@@ -92,7 +95,12 @@ pub struct BuildResult {
 
 impl fmt::Display for BuildResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}", self.image_id)?;
+        if self.platforms.is_empty() {
+            writeln!(f, "{}", self.image_id)?;
+        }
+        for p in &self.platforms {
+            writeln!(f, "{} {} {}", p.platform, p.image_id, p.reference)?;
+        }
         for r in &self.references {
             writeln!(f, "{r}")?;
         }
@@ -151,6 +159,8 @@ pub struct ResolvedBuild {
     pub spec: BuildSpec,
     pub plan: ContextPlan,
     pub builder: Builder,
+    /// `--platform a,b`: more than one means one image per platform and an index over them.
+    pub platforms: Vec<Platform>,
     pub secrets: Vec<SecretSpec>,
     /// `--ssh default`: the agent socket.
     pub ssh_agent: Option<PathBuf>,
@@ -177,10 +187,12 @@ impl ResolvedBuild {
                 hasher.update(format!("\0label {k}={v}").as_bytes());
             }
         }
+        let platforms: Vec<String> = self.platforms.iter().map(ToString::to_string).collect();
         hasher.update(
             format!(
                 "\0target {:?}\0platform {:?}",
-                self.spec.target, self.spec.platform
+                self.spec.target,
+                platforms.join(",")
             )
             .as_bytes(),
         );
@@ -262,8 +274,17 @@ pub fn resolve(request: &BuildRequest, now: DateTime<Utc>) -> Result<ResolvedBui
         .map(|s| buildkit::parse_secret(s).map_err(Error::input))
         .collect::<Result<Vec<_>>>()?;
     let ssh_agent = ssh_agent(&request.ssh)?;
+    let platforms = match &request.platform {
+        Some(text) => Platform::parse_list(text).map_err(Error::input)?,
+        None => Vec::new(),
+    };
     if request.builder == Builder::Classic {
         refuse_on_classic(request, &secrets, ssh_agent.is_some())?;
+        if platforms.len() > 1 {
+            return Err(Error::input(
+                "several --platform need BuildKit, and --builder classic was asked for",
+            ));
+        }
     }
     let spec = BuildSpec {
         cache_from: cache.imports.clone(),
@@ -274,7 +295,10 @@ pub fn resolve(request: &BuildRequest, now: DateTime<Utc>) -> Result<ResolvedBui
             .collect::<HashMap<_, _>>(),
         labels: labels.into_iter().collect(),
         target: request.target.clone(),
-        platform: request.platform.clone(),
+        platform: match platforms.as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        },
         no_cache: request.no_cache,
         pull: request.pull,
     };
@@ -286,6 +310,7 @@ pub fn resolve(request: &BuildRequest, now: DateTime<Utc>) -> Result<ResolvedBui
         spec,
         plan,
         builder: request.builder,
+        platforms,
         secrets,
         ssh_agent,
         cache,
@@ -372,7 +397,29 @@ pub async fn build(
         cache: &resolved.cache,
         repository: &resolved.repository,
     };
-    let built = run_builder(session, &engine, resolved.plan, &mut resolved.spec, wants).await;
+    let mut platforms = Vec::new();
+    let built = if resolved.platforms.len() > 1 {
+        build_each(
+            session,
+            &engine,
+            resolved.plan,
+            &resolved.spec,
+            &resolved.platforms,
+            &resolved.tags[0],
+            wants,
+        )
+        .await
+        .map(|(each, cache)| {
+            let first = each[0].image_id.clone();
+            platforms = each;
+            (first, Builder::Buildkit, cache)
+        })
+    } else {
+        if let [one] = resolved.platforms.as_slice() {
+            with_target_args(&mut resolved.spec, one);
+        }
+        run_builder(session, &engine, resolved.plan, &mut resolved.spec, wants).await
+    };
     crate::output::group_end();
     let (image_id, builder, cache) = built?;
     if let Some(cache) = cache {
@@ -388,6 +435,7 @@ pub async fn build(
             revision: resolved.revision.clone(),
             fingerprint,
             cache_ref: resolved.cache.push_as.clone(),
+            platforms: platforms.clone(),
         };
         State::update(state_path, |state| {
             if let Some(other) = &state.build
@@ -408,6 +456,7 @@ pub async fn build(
     Ok(BuildResult {
         image_id,
         builder,
+        platforms,
         cache,
         cache_ref: resolved.cache.push_as.clone(),
         repository: resolved.repository.name,
@@ -430,7 +479,53 @@ async fn cancelled_build() -> Error {
 
 /// Runs the build on the builder asked for; BuildKit falls back to the classic builder, saying so,
 /// where the engine has none. Returns the image id, the builder that ran and BuildKit's cache count.
+/// The build args BuildKit would set for `platform`, where the user did not set them.
+fn with_target_args(spec: &mut BuildSpec, p: &Platform) {
+    for (k, v) in platform::target_args(p) {
+        spec.build_args.entry(k).or_insert(v);
+    }
+}
+
+/// `--platform a,b`: one build per platform, each tagged `<repository>:<first tag>-<os>-<arch>`.
+/// The cache count is the sum over the builds.
+async fn build_each(
+    session: &Session,
+    engine: &crate::docker::Engine,
+    plan: ContextPlan,
+    spec: &BuildSpec,
+    platforms: &[Platform],
+    first_tag: &str,
+    wants: Wants<'_>,
+) -> Result<(Vec<PlatformImage>, Option<CacheCount>)> {
+    let repository = wants.repository.name.clone();
+    let mut out = Vec::new();
+    let mut total = CacheCount::default();
+    for p in platforms {
+        info!("building for {p}");
+        let mut one = spec.clone();
+        one.platform = Some(p.to_string());
+        let reference = format!(
+            "{repository}:{}",
+            super::platforms::platform_tag(first_tag, p)
+        );
+        one.references = vec![reference.clone()];
+        with_target_args(&mut one, p);
+        let (image_id, _, cache) = run_builder(session, engine, plan.clone(), &mut one, wants).await?;
+        if let Some(c) = cache {
+            total.cached += c.cached;
+            total.total += c.total;
+        }
+        out.push(PlatformImage {
+            platform: p.to_string(),
+            image_id,
+            reference,
+        });
+    }
+    Ok((out, Some(total)))
+}
+
 /// What a build asks of the builder beyond the spec.
+#[derive(Clone, Copy)]
 struct Wants<'a> {
     builder: Builder,
     secrets: &'a [SecretSpec],
@@ -843,20 +938,37 @@ pub async fn push(
     if request.create_repository {
         create_repository(session, &repo, request).await?;
     }
-    if let Some(b) = &built {
+    let several = built.as_ref().filter(|b| b.platforms.len() > 1);
+    if let Some(b) = &built
+        && several.is_none()
+    {
         refuse_immutable_overwrite(session, &repo, &tags, b).await?;
     }
     let access = credentials_for(session, &repo).await?;
     let engine = session.engine().await?;
-    // The recorded image, under every requested repository:tag - tagged from its id every time, so
-    // a tag another build moved since is pointed back at the image this state recorded.
-    if let Some(b) = &built {
-        for tag in &tags {
-            engine.tag(&b.image_id, &repo.name, tag).await?;
+    let digest = if let Some(b) = several {
+        super::platforms::push_index(
+            session,
+            &engine,
+            &repo,
+            &tags,
+            &b.platforms,
+            &access,
+            request,
+        )
+        .await?
+    } else {
+        // The recorded image, under every requested repository:tag - tagged from its id every
+        // time, so a tag another build moved since is pointed back at the image this state recorded.
+        if let Some(b) = &built {
+            for tag in &tags {
+                engine.tag(&b.image_id, &repo.name, tag).await?;
+            }
         }
-    }
-    let digest = push_tags(session, &engine, &repo, &tags, &access, request).await?;
-    confirm(session, &repo, &tags, &digest, built.as_ref(), &access).await?;
+        let digest = push_tags(session, &engine, &repo, &tags, &access, request).await?;
+        confirm(session, &repo, &tags, &digest, built.as_ref(), &access).await?;
+        digest
+    };
     if let Some(b) = &built
         && let Some(cache_ref) = &b.cache_ref
     {
@@ -1007,7 +1119,7 @@ async fn refuse_immutable_overwrite(
 }
 
 /// Each tag pushed through the engine; the one digest they all got.
-async fn push_tags(
+pub(super) async fn push_tags(
     session: &Session,
     engine: &crate::docker::Engine,
     repo: &ImageRef,

@@ -25,6 +25,7 @@ pub mod doctor;
 pub mod image;
 pub mod logtail;
 pub mod pace;
+pub mod platforms;
 pub mod prune;
 pub mod rehearse;
 pub mod release;

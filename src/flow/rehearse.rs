@@ -162,6 +162,11 @@ async fn image_for(
         ));
     };
     let mut build = build.clone();
+    if build.platform.as_deref().is_some_and(|p| p.contains(',')) {
+        return Err(Error::input(
+            "rehearse runs the image on this engine: give one --platform (several make an index, for release or build)",
+        ));
+    }
     if build.platform.is_none()
         && let Some(runs) =
             platform::task_platform(&serde_json::Value::Object(loaded.document.clone()))
