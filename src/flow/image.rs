@@ -510,7 +510,8 @@ async fn build_each(
         );
         one.references = vec![reference.clone()];
         with_target_args(&mut one, p);
-        let (image_id, _, cache) = run_builder(session, engine, plan.clone(), &mut one, wants).await?;
+        let (image_id, _, cache) =
+            run_builder(session, engine, plan.clone(), &mut one, wants).await?;
         if let Some(c) = cache {
             total.cached += c.cached;
             total.total += c.total;

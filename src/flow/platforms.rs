@@ -45,7 +45,10 @@ pub async fn push_index(
         let digest = image::push_tags(session, engine, repo, &[tag], access, request).await?;
         let manifest = registry::fetch_manifest(repo, &digest, access.credentials.as_ref()).await?;
         let value: serde_json::Value = serde_json::from_slice(&manifest.bytes).map_err(|e| {
-            Error::remote_with(format!("the manifest of {}@{digest} is not JSON", repo.name), e)
+            Error::remote_with(
+                format!("the manifest of {}@{digest} is not JSON", repo.name),
+                e,
+            )
         })?;
         let config = value
             .get("config")
@@ -76,14 +79,9 @@ pub async fn push_index(
     let (bytes, media_type) = platform::render_index(&entries);
     let mut digest = None;
     for tag in tags {
-        let put = registry::put_manifest(
-            repo,
-            tag,
-            &bytes,
-            media_type,
-            access.credentials.as_ref(),
-        )
-        .await?;
+        let put =
+            registry::put_manifest(repo, tag, &bytes, media_type, access.credentials.as_ref())
+                .await?;
         digest = Some(put);
     }
     let digest = digest.ok_or_else(|| Error::input("no tags to push: pass --tag"))?;
@@ -144,7 +142,13 @@ mod tests {
     #[test]
     fn each_platform_gets_a_tag_of_its_own() {
         let p = |s| Platform::parse(s).unwrap();
-        assert_eq!(platform_tag("202612060300", &p("linux/amd64")), "202612060300-linux-amd64");
-        assert_eq!(platform_tag("v1", &p("linux/arm64/v8")), "v1-linux-arm64-v8");
+        assert_eq!(
+            platform_tag("202612060300", &p("linux/amd64")),
+            "202612060300-linux-amd64"
+        );
+        assert_eq!(
+            platform_tag("v1", &p("linux/arm64/v8")),
+            "v1-linux-arm64-v8"
+        );
     }
 }

@@ -350,3 +350,238 @@ async fn the_architecture_guard_refuses_an_arm64_image_for_x86_before_registerin
     deploy(&amd).expect_code(0);
     assert_eq!(revisions().await, 2);
 }
+
+/// An engine without BuildKit (its /session answers 404): the build falls back to the classic
+/// builder with one line saying so; --secret is refused there.
+#[test]
+fn an_engine_without_buildkit_falls_back_to_the_classic_builder() {
+    if !require_docker() {
+        return;
+    }
+    let host = engine_without_buildkit();
+    let dir = context(&[("Dockerfile", "FROM busybox:stable\nRUN echo fallback\n")]);
+    let repo = format!("{}/{}", registry(), unique("fallback"));
+    let mut cmd = ecs_ship();
+    cmd.current_dir(dir.path()).env("DOCKER_HOST", &host).args([
+        "build",
+        "--repository",
+        &repo,
+        "--tag",
+        "t",
+        "--no-timestamp-tag",
+        "--no-git-tag",
+        "--no-cache",
+        "--output",
+        "json",
+    ]);
+    let built = run(&mut cmd)
+        .expect_code(0)
+        .stderr_has(
+            "has no BuildKit (it answered 404 to /session): building with the classic builder",
+        )
+        .stderr_has("Step 2/");
+    assert_eq!(built.json()["builder"], "classic");
+    let mut secret = ecs_ship();
+    secret
+        .current_dir(dir.path())
+        .env("DOCKER_HOST", &host)
+        .args([
+            "build",
+            "--repository",
+            &repo,
+            "--tag",
+            "t",
+            "--secret",
+            "id=x,env=HOME",
+        ]);
+    run(&mut secret)
+        .expect_code(2)
+        .stderr_has("--secret/--ssh need it");
+}
+
+/// `--platform linux/amd64,linux/arm64`: one image per platform (arm64 through QEMU), pushed, and
+/// the index over them put under every tag; the digest recorded is the index's, which lists both
+/// platforms and whose children are the images built. The guard accepts the index for X86_64.
+#[tokio::test]
+async fn several_platforms_make_one_verified_index_that_the_guard_accepts() {
+    if !require_docker() || !require_registry() || !require_arm64() || !require_moto() {
+        return;
+    }
+    let dir = context(&[(
+        "Dockerfile",
+        "ARG TARGETARCH\nFROM busybox:stable-${TARGETARCH}\nARG TARGETPLATFORM\nRUN echo \"built for $TARGETPLATFORM on $(uname -m)\"\n",
+    )]);
+    let repo = format!("{}/{}", registry(), unique("multi"));
+    let built = build_in(
+        &dir,
+        &[
+            "--repository",
+            &repo,
+            "--tag",
+            "v1",
+            "--tag",
+            "latest",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--no-cache",
+        ],
+    )
+    .expect_code(0)
+    .stderr_has("built for linux/amd64 on x86_64")
+    .stderr_has("built for linux/arm64 on aarch64");
+    let platforms = built.json()["platforms"].as_array().unwrap().clone();
+    assert_eq!(platforms.len(), 2, "{}", built.stdout);
+    let mut push = ecs_ship();
+    push.current_dir(dir.path())
+        .args(["push", "--output", "json"]);
+    let pushed = run(&mut push).expect_code(0).json();
+    let digest = pushed["digest"].as_str().unwrap().to_owned();
+
+    // The registry serves the index under both tags, by its bytes.
+    for tag in ["v1", "latest"] {
+        let (status, index) = registry_manifest(&repo, tag);
+        assert_eq!(status, 200);
+        let hashed = format!("sha256:{}", sha256_hex(&index));
+        assert_eq!(hashed, digest, "{tag}");
+        let index: Value = serde_json::from_slice(&index).unwrap();
+        let listed: Vec<String> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}/{}",
+                    m["platform"]["os"].as_str().unwrap(),
+                    m["platform"]["architecture"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(listed, ["linux/amd64", "linux/arm64"]);
+        // Each child is the image built for its platform (its config is that image's id).
+        for (m, p) in index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(&platforms)
+        {
+            let (_, child) = registry_manifest(&repo, m["digest"].as_str().unwrap());
+            let child: Value = serde_json::from_slice(&child).unwrap();
+            assert_eq!(child["config"]["digest"], p["image_id"]);
+        }
+    }
+    assert_eq!(
+        ecs_ship_run(&["digest", &format!("{repo}:v1")])
+            .expect_code(0)
+            .stdout
+            .trim(),
+        format!("{repo}@{digest}")
+    );
+
+    // The guard reads the index: an X86_64 service deploys it.
+    let family = unique("multi-task");
+    let td = tempfile::tempdir().unwrap();
+    let path = td.path().join("td.json");
+    std::fs::write(&path, format!(r#"{{"family": "{family}", "runtimePlatform": {{"cpuArchitecture": "X86_64"}}, "containerDefinitions": [{{"name": "api", "image": "127.0.0.1:15000/api:v1", "memory": 64}}]}}"#)).unwrap();
+    let arn = ecs_ship_run(&["taskdef", "register", "--file", path.to_str().unwrap()])
+        .expect_code(0)
+        .stdout
+        .trim()
+        .to_owned();
+    let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
+    let cluster = unique("cluster");
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("web")
+        .task_definition(&arn)
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap();
+    ecs_ship_run(&[
+        "deploy",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--image",
+        &format!("api={repo}@{digest}"),
+    ])
+    .expect_code(0);
+}
+
+fn registry_manifest(repo: &str, reference: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let (host, path) = repo.split_once('/').unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET /v2/{path}/manifests/{reference} HTTP/1.0\r\nHost: {host}\r\nAccept: application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, raw[split + 4..].to_vec())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// `--ssh default` forwards the agent at SSH_AUTH_SOCK: the RUN step gets a socket to it. A
+/// missing agent is exit 2 before the build.
+#[test]
+fn ssh_default_forwards_the_agent_socket_and_a_missing_agent_is_named() {
+    if !require_docker() {
+        return;
+    }
+    let agent_dir = tempfile::tempdir().unwrap();
+    let agent = agent_dir.path().join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&agent).unwrap();
+    let repo = format!("{}/{}", registry(), unique("ssh"));
+    let dockerfile = format!(
+        "FROM busybox:stable\nRUN --mount=type=ssh sh -c 'test -S \"$SSH_AUTH_SOCK\" && echo agent-socket-for-{repo}'\n"
+    );
+    let dir = context(&[("Dockerfile", dockerfile.as_str())]);
+    let mut cmd = ecs_ship();
+    cmd.current_dir(dir.path())
+        .env("SSH_AUTH_SOCK", &agent)
+        .args([
+            "build",
+            "--repository",
+            &repo,
+            "--tag",
+            "t",
+            "--no-timestamp-tag",
+            "--no-git-tag",
+            "--ssh",
+            "default",
+        ]);
+    run(&mut cmd)
+        .expect_code(0)
+        .stderr_has(&format!("agent-socket-for-{repo}"));
+    let mut missing = ecs_ship();
+    missing
+        .current_dir(dir.path())
+        .env_remove("SSH_AUTH_SOCK")
+        .args([
+            "build",
+            "--repository",
+            &repo,
+            "--tag",
+            "t",
+            "--ssh",
+            "default",
+        ]);
+    run(&mut missing)
+        .expect_code(2)
+        .stderr_has("--ssh default: SSH_AUTH_SOCK is not set");
+}

@@ -518,3 +518,66 @@ pub fn signalled(cmd: &mut Command, marker: &str, signal: &str) -> Run {
         stderr: seen,
     }
 }
+
+/// A TCP front to the stack's engine socket that answers 404 to `POST .../session`, as an engine
+/// without BuildKit does, and passes every other connection through: `tcp://ADDR` for DOCKER_HOST.
+pub fn engine_without_buildkit() -> String {
+    use std::io::{Read, Write};
+    let socket = docker_host()
+        .strip_prefix("unix://")
+        .expect("the stack's engine is a unix socket")
+        .to_owned();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming().take(200) {
+            let Ok(mut client) = client else { continue };
+            let mut first = vec![0u8; 64 * 1024];
+            let Ok(n) = client.read(&mut first) else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&first[..n]).into_owned();
+            if head.starts_with("POST ") && head.lines().next().unwrap_or("").contains("/session") {
+                let body = r#"{"message":"page not found"}"#;
+                let _ = write!(
+                    client,
+                    "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                continue;
+            }
+            let Ok(mut upstream) = std::os::unix::net::UnixStream::connect(&socket) else {
+                continue;
+            };
+            if upstream.write_all(&first[..n]).is_err() {
+                continue;
+            }
+            let (mut client_r, mut upstream_w) =
+                (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_r, &mut upstream_w);
+                let _ = upstream_w.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut upstream, &mut client);
+            });
+        }
+    });
+    format!("tcp://{addr}")
+}
+
+/// arm64 emulation and the arm64 base image that ci/stack sets up, required under CI.
+pub fn require_arm64() -> bool {
+    let emulated = std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+        .is_ok_and(|s| s.starts_with("enabled"));
+    let base = std::process::Command::new("docker")
+        .env("DOCKER_HOST", docker_host())
+        .args(["image", "inspect", "busybox:stable-arm64"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    require_service(
+        "arm64 emulation (qemu-aarch64 in binfmt_misc) and busybox:stable-arm64",
+        emulated && base,
+        "ci/stack up",
+    )
+}
