@@ -86,16 +86,7 @@ pub async fn build(
         };
         let Ok(next) = next else {
             abandon(engine, stream, running.as_deref()).await;
-            let at = if last_step.is_empty() {
-                String::new()
-            } else {
-                format!(" at `{last_step}`")
-            };
-            return Err(Error::remote(format!(
-                "the engine at {} sent nothing for {} during the build{at}: giving up (--idle-timeout)",
-                engine.host,
-                humantime::format_duration(idle_timeout)
-            )));
+            return Err(quiet(engine, idle_timeout, &last_step));
         };
         let Some(item) = next else {
             break;
@@ -153,16 +144,7 @@ pub async fn build(
             }
         }
     }
-    let stats = writer
-        .await
-        .map_err(|e| Error::internal_with("the build context writer panicked", e))??;
-    tracing::debug!(
-        "sent {} files, {} bytes of context",
-        stats.files,
-        stats.bytes
-    );
-    let image_id = image_id
-        .ok_or_else(|| Error::remote("the engine finished the build without naming the image"))?;
+    let image_id = finish(writer, image_id).await?;
     for reference in spec.references.iter().skip(1) {
         let (repo, tag) = reference
             .rsplit_once(':')
@@ -182,6 +164,36 @@ pub async fn build(
             })?;
     }
     Ok(image_id)
+}
+
+/// The engine went quiet past the idle timeout, `at` the step it was on (either builder).
+pub(super) fn quiet(engine: &Engine, idle: std::time::Duration, at: &str) -> Error {
+    let at = if at.is_empty() {
+        String::new()
+    } else {
+        format!(" at `{at}`")
+    };
+    Error::remote(format!(
+        "the engine at {} sent nothing for {} during the build{at}: giving up (--idle-timeout)",
+        engine.host,
+        humantime::format_duration(idle)
+    ))
+}
+
+/// The end of a build on either builder: the context writer's outcome, and the image it named.
+pub(super) async fn finish(
+    writer: tokio::task::JoinHandle<Result<super::context::ContextStats>>,
+    image_id: Option<String>,
+) -> Result<String> {
+    let stats = writer
+        .await
+        .map_err(|e| Error::internal_with("the build context writer panicked", e))??;
+    tracing::debug!(
+        "sent {} files, {} bytes of context",
+        stats.files,
+        stats.bytes
+    );
+    image_id.ok_or_else(|| Error::remote("the engine finished the build without naming the image"))
 }
 
 /// The id in ` ---> Running in 0123abcd`: the container of the step in progress.

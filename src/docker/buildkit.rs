@@ -12,7 +12,7 @@ use prost::Message as _;
 use serde::Deserialize;
 
 use super::Engine;
-use super::build::BuildSpec;
+use super::build::{BuildSpec, quiet};
 use super::context::ContextPlan;
 use super::session::BuildSession;
 use crate::core::buildkit::{
@@ -184,34 +184,11 @@ pub async fn build(
             reader.feed(&data, &mut progress)?;
         }
     }
-    let stats = writer
-        .await
-        .map_err(|e| Error::internal_with("the build context writer panicked", e))??;
-    tracing::debug!(
-        "sent {} files, {} bytes of context",
-        stats.files,
-        stats.bytes
-    );
-    let image_id = reader
-        .image_id
-        .ok_or_else(|| Error::remote("the engine finished the build without naming the image"))?;
+    let image_id = super::build::finish(writer, reader.image_id).await?;
     Ok(Built {
         image_id,
         cache: reader.trace.cache_count(),
     })
-}
-
-fn quiet(engine: &Engine, idle: std::time::Duration, at: &str) -> Error {
-    let at = if at.is_empty() {
-        String::new()
-    } else {
-        format!(" at `{at}`")
-    };
-    Error::remote(format!(
-        "the engine at {} sent nothing for {} during the build{at}: giving up (--idle-timeout)",
-        engine.host,
-        humantime::format_duration(idle)
-    ))
 }
 
 /// The message stream: JSON objects one after another, split anywhere by the transport.

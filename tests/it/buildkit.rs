@@ -296,29 +296,8 @@ async fn the_architecture_guard_refuses_an_arm64_image_for_x86_before_registerin
     let arm = push_platform_image("linux/arm64");
     let amd = push_platform_image("linux/amd64");
     let family = unique("vendor0919-task");
-    let td = tempfile::tempdir().unwrap();
-    let path = td.path().join("td.json");
-    std::fs::write(&path, format!(r#"{{"family": "{family}", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": "512", "runtimePlatform": {{"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"}}, "containerDefinitions": [{{"name": "api", "image": "127.0.0.1:15000/api:v1"}}]}}"#)).unwrap();
-    let arn = ecs_ship_run(&["taskdef", "register", "--file", path.to_str().unwrap()])
-        .expect_code(0)
-        .stdout
-        .trim()
-        .to_owned();
+    let cluster = service_running(&format!(r#"{{"family": "{family}", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": "512", "runtimePlatform": {{"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"}}, "containerDefinitions": [{{"name": "api", "image": "127.0.0.1:15000/api:v1"}}]}}"#)).await;
     let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
-    let cluster = unique("cluster");
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .unwrap();
-    ecs.create_service()
-        .cluster(&cluster)
-        .service_name("web")
-        .task_definition(&arn)
-        .desired_count(1)
-        .send()
-        .await
-        .unwrap();
     let revisions = || async {
         ecs.list_task_definitions()
             .family_prefix(&family)
@@ -479,29 +458,7 @@ async fn several_platforms_make_one_verified_index_that_the_guard_accepts() {
 
     // The guard reads the index: an X86_64 service deploys it.
     let family = unique("multi-task");
-    let td = tempfile::tempdir().unwrap();
-    let path = td.path().join("td.json");
-    std::fs::write(&path, format!(r#"{{"family": "{family}", "runtimePlatform": {{"cpuArchitecture": "X86_64"}}, "containerDefinitions": [{{"name": "api", "image": "127.0.0.1:15000/api:v1", "memory": 64}}]}}"#)).unwrap();
-    let arn = ecs_ship_run(&["taskdef", "register", "--file", path.to_str().unwrap()])
-        .expect_code(0)
-        .stdout
-        .trim()
-        .to_owned();
-    let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
-    let cluster = unique("cluster");
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .unwrap();
-    ecs.create_service()
-        .cluster(&cluster)
-        .service_name("web")
-        .task_definition(&arn)
-        .desired_count(1)
-        .send()
-        .await
-        .unwrap();
+    let cluster = service_running(&format!(r#"{{"family": "{family}", "runtimePlatform": {{"cpuArchitecture": "X86_64"}}, "containerDefinitions": [{{"name": "api", "image": "127.0.0.1:15000/api:v1", "memory": 64}}]}}"#)).await;
     ecs_ship_run(&[
         "deploy",
         "--cluster",

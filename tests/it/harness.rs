@@ -581,3 +581,32 @@ pub fn require_arm64() -> bool {
         "ci/stack up",
     )
 }
+
+/// Task definition `td_json` registered (`taskdef register --file`) and a new cluster with service
+/// `web` running it (desired count 1) in moto; returns the cluster.
+pub async fn service_running(td_json: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("td.json");
+    std::fs::write(&path, td_json).unwrap();
+    let arn = ecs_ship_run(&["taskdef", "register", "--file", path.to_str().unwrap()])
+        .expect_code(0)
+        .stdout
+        .trim()
+        .to_owned();
+    let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
+    let cluster = unique("cluster");
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("web")
+        .task_definition(&arn)
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap();
+    cluster
+}
