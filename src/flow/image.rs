@@ -14,8 +14,9 @@ use tracing::{info, warn};
 
 use super::Session;
 use crate::aws;
-use crate::core::buildkit::TraceEvent;
-use crate::core::buildkit::{self, BuilderCaps, CacheCount, CachePlan, SecretSource, SecretSpec};
+use crate::core::buildkit::{
+    self, BuilderCaps, CacheCount, CachePlan, SecretSource, SecretSpec, TraceEvent,
+};
 use crate::core::image_ref::{EcrRepository, ImageRef, is_valid_tag};
 use crate::core::platform::{self, ImagePlatforms, Platform};
 use crate::core::registry_auth::{Credentials, docker_config_credentials};

@@ -451,7 +451,10 @@ impl<'a> Run<'a> {
         // A dry run builds on the local engine only: the state file is not written.
         let state = (!dry).then_some(self.plan.state.as_path());
         let built = image::build(self.session, resolved, Some(fingerprint), state).await?;
-        let detail = format!("{} as {}", built.image_id, built.references.join(", "));
+        let mut detail = format!("{} as {}", built.image_id, built.references.join(", "));
+        if let Some(cache) = built.cache {
+            detail.push_str(&format!(" ({cache})"));
+        }
         if dry {
             self.image = built
                 .references

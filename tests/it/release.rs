@@ -531,3 +531,33 @@ async fn a_corrupt_state_file_stops_build_and_release_before_building() {
         "{\"build\": "
     );
 }
+
+/// `release` builds for the platform the task definition runs (the example is Fargate: X86_64),
+/// with `--cache` says in the build step how many steps came from the cache, and pushes the cache
+/// ref for the next cold runner.
+#[tokio::test]
+async fn a_release_builds_for_the_task_definitions_platform_and_keeps_its_cache() {
+    if !(require_moto() && require_docker() && require_registry()) {
+        return;
+    }
+    let world = world();
+    let repo = format!("{}/{}", registry(), unique("cached"));
+    let cache = format!("{repo}:buildcache");
+    let run = release(&world, &repo, &["--cache", &cache, "--output", "json"])
+        .expect_code(0)
+        .stderr_has("building for linux/amd64 (the task definition runs X86_64 (Fargate's default); --platform overrides)")
+        .stderr_has(&format!("pushed the build cache as {cache}"));
+    let json = run.json();
+    let build = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "build")
+        .unwrap();
+    assert!(
+        build["detail"].as_str().unwrap().contains("steps cached)"),
+        "{build}"
+    );
+    assert_eq!(json["build"]["cache_ref"], cache.as_str());
+    assert_eq!(json["verdict"], "stable");
+}
