@@ -95,7 +95,7 @@ pub struct Runs {
 /// The platform a task definition runs: its runtimePlatform, or Fargate's X86_64 Linux default
 /// when it requires FARGATE; `None` when it cannot be told (EC2 without a runtimePlatform runs
 /// whatever its instances are).
-pub fn task_platform(document: &Value) -> Option<Runs> {
+pub fn task_platform(document: &serde_json::Map<String, Value>) -> Option<Runs> {
     let rp = document.get("runtimePlatform");
     let cpu = rp
         .and_then(|r| r.get("cpuArchitecture"))
@@ -338,14 +338,20 @@ mod tests {
                 None,
             ),
         ] {
-            let got = task_platform(&doc).map(|r| r.platform.to_string());
+            let got = task_platform(doc.as_object().unwrap()).map(|r| r.platform.to_string());
             assert_eq!(got.as_deref(), want, "{doc}");
         }
     }
 
     #[test]
     fn the_build_platform_comes_from_what_the_task_definitions_run() {
-        let runs = |cpu: &str| task_platform(&json!({"runtimePlatform": {"cpuArchitecture": cpu}}));
+        let runs = |cpu: &str| {
+            task_platform(
+                json!({"runtimePlatform": {"cpuArchitecture": cpu}})
+                    .as_object()
+                    .unwrap(),
+            )
+        };
         let got = default_build_platform([("a", runs("ARM64")), ("b", None), ("c", runs("ARM64"))])
             .unwrap()
             .unwrap();
@@ -416,8 +422,12 @@ mod tests {
     /// it accepts a match, an index holding the platform, and what it cannot tell.
     #[test]
     fn the_guard_refuses_only_an_image_that_cannot_run() {
-        let x86 =
-            task_platform(&json!({"runtimePlatform": {"cpuArchitecture": "X86_64"}})).unwrap();
+        let x86 = task_platform(
+            json!({"runtimePlatform": {"cpuArchitecture": "X86_64"}})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
         let arm = |v: Option<&str>| Platform {
             os: "linux".into(),
             architecture: "arm64".into(),
@@ -432,8 +442,12 @@ mod tests {
         assert!(check("i", std::slice::from_ref(&amd), "f", &x86).is_ok());
         assert!(check("i", &[arm(Some("v8")), amd], "f", &x86).is_ok());
         assert!(check("i", &[], "f", &x86).is_ok());
-        let arm_task =
-            task_platform(&json!({"runtimePlatform": {"cpuArchitecture": "ARM64"}})).unwrap();
+        let arm_task = task_platform(
+            json!({"runtimePlatform": {"cpuArchitecture": "ARM64"}})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
         assert!(check("i", &[arm(Some("v8"))], "f", &arm_task).is_ok());
         let windows = Platform::parse("windows/amd64").unwrap();
         assert!(check("i", &[windows], "f", &x86).is_err());

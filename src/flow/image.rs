@@ -547,7 +547,7 @@ async fn run_builder(
         return classic(session, engine, plan, spec).await;
     }
     let providers = Providers {
-        registries: registry_credentials(session, wants.repository, &wants.cache.imports).await,
+        registries: registry_credentials(session, &wants.cache.imports).await,
         secrets: secret_values(wants.secrets)?,
         ssh_agent: wants.ssh_agent.map(Path::to_owned),
     };
@@ -634,15 +634,15 @@ async fn classic(
     Ok((image_id, Builder::Classic, None))
 }
 
-/// Credentials for the registries the build reads from (the cache refs, the image's own
-/// repository); a registry whose credentials cannot be had is read anonymously, said once.
+/// Credentials for the registries the build imports a cache from, asked for only when there is
+/// one (a plain build to ECR needs no token); a registry whose credentials cannot be had is read
+/// anonymously, said once.
 async fn registry_credentials(
     session: &Session,
-    repository: &ImageRef,
     imports: &[String],
 ) -> HashMap<String, Credentials> {
     let mut out = HashMap::new();
-    let mut images = vec![repository.clone()];
+    let mut images = Vec::new();
     for r in imports {
         match ImageRef::parse(r) {
             Ok(image) => images.push(image),
@@ -850,6 +850,27 @@ async fn manifest_config(
         .and_then(|c| c.get("digest"))
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned))
+}
+
+/// The platform to build for when --platform is not given: what the task definitions (label,
+/// document) run, said once; `None` where they do not say (EC2 without a runtimePlatform), an
+/// input error where they run different platforms.
+pub fn platform_for_tasks<'a>(
+    tasks: impl IntoIterator<Item = (&'a str, &'a crate::core::taskdef::TaskDef)>,
+) -> Result<Option<String>> {
+    let runs = platform::default_build_platform(
+        tasks
+            .into_iter()
+            .map(|(label, document)| (label, platform::task_platform(document))),
+    )
+    .map_err(Error::input)?;
+    Ok(runs.map(|r| {
+        info!(
+            "building for {} (the task definition runs {}; --platform overrides)",
+            r.platform, r.said
+        );
+        r.platform.to_string()
+    }))
 }
 
 /// The platforms an image is for, read through its registry: an image's config (os/architecture),

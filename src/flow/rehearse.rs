@@ -15,7 +15,6 @@ use super::Session;
 use super::image::{self, BuildRequest};
 use super::taskdef::{self, Changes, Source};
 use crate::core::image_ref::ImageRef;
-use crate::core::platform;
 use crate::core::rehearsal::{self, Judgement, Observed, SecretUse};
 use crate::core::taskdef::{self as td, ImageSpec, TaskDef};
 use crate::docker::Engine;
@@ -167,15 +166,8 @@ async fn image_for(
             "rehearse runs the image on this engine: give one --platform (several make an index, for release or build)",
         ));
     }
-    if build.platform.is_none()
-        && let Some(runs) =
-            platform::task_platform(&serde_json::Value::Object(loaded.document.clone()))
-    {
-        info!(
-            "building for {} (the task definition runs {}; --platform overrides)",
-            runs.platform, runs.said
-        );
-        build.platform = Some(runs.platform.to_string());
+    if build.platform.is_none() {
+        build.platform = image::platform_for_tasks([(loaded.label.as_str(), &loaded.document)])?;
     }
     let resolved = image::resolve(&build, Utc::now())?;
     let built = image::build(session, resolved, None, None).await?;

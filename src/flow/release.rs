@@ -24,7 +24,6 @@ use super::deploy::{self, Checked, DeployPlan, DeployResult, ServiceDeployment, 
 use super::image::{self, BuildRequest, BuildResult, PushRequest, PushResult, ResolvedBuild};
 use super::task::{self, RunFrom, RunPlan, RunReport};
 use crate::core::image_ref::ImageRef;
-use crate::core::platform;
 pub use crate::core::release::Step;
 use crate::core::release::{self as decide, DryRun, Mode, Recorded, RegistryAnswer};
 use crate::core::rollout::{DeployVerdict, short_arn};
@@ -355,7 +354,12 @@ impl<'a> Run<'a> {
         let checked = deploy::within(deadline, aws, "checking the services", checking).await?;
         check_containers(&self.plan.containers, deploy, &checked)?;
         if self.plan.build.platform.is_none() {
-            self.platform = task_platform(&checked)?;
+            self.platform = image::platform_for_tasks(
+                checked
+                    .services
+                    .iter()
+                    .map(|(_, loaded)| (loaded.label.as_str(), &loaded.document)),
+            )?;
         }
         let lines: Vec<String> = match checked.services.as_slice() {
             [(s, _)] => vec![format!(
@@ -714,28 +718,6 @@ impl<'a> Run<'a> {
             None => Ok(Done::Done(format!("{verdict} on {}", revisions.join(", ")))),
         }
     }
-}
-
-/// The platform the checked services' task definitions run, said once; `None` where they do not
-/// say (EC2 without a runtimePlatform).
-fn task_platform(checked: &Checked) -> Result<Option<String>> {
-    let tasks: Vec<(String, Option<platform::Runs>)> = checked
-        .services
-        .iter()
-        .map(|(_, loaded)| {
-            let document = serde_json::Value::Object(loaded.document.clone());
-            (loaded.label.clone(), platform::task_platform(&document))
-        })
-        .collect();
-    let runs = platform::default_build_platform(tasks.iter().map(|(l, r)| (l.as_str(), r.clone())))
-        .map_err(Error::input)?;
-    Ok(runs.map(|r| {
-        info!(
-            "building for {} (the task definition runs {}; --platform overrides)",
-            r.platform, r.said
-        );
-        r.platform.to_string()
-    }))
 }
 
 /// Each service has at least one of the --container names, and each name is in at least one

@@ -279,9 +279,15 @@ pub async fn prepare_loaded(
             spec.image = pin(aws, &spec.image).await?;
         }
     }
-    if changes.arch_check {
+    if changes.arch_check
+        && let Some(runs) = platform::task_platform(&document)
+    {
+        let family = document
+            .get("family")
+            .and_then(Value::as_str)
+            .unwrap_or("the task definition");
         for spec in &specs {
-            guard_architecture(session, &document, &spec.image).await?;
+            guard_architecture(session, &spec.image, family, &runs).await?;
         }
     }
     let mut all_changes: Vec<Change> = dropped.iter().map(taskdef::dropped_empty).collect();
@@ -339,18 +345,15 @@ pub async fn prepare_loaded(
 /// run is refused (exit 2) before anything is registered; ECS would start its tasks only to see
 /// them die with `exec format error`. An image whose platforms cannot be read is let through,
 /// saying why.
-async fn guard_architecture(session: &Session, document: &TaskDef, image: &ImageRef) -> Result<()> {
+async fn guard_architecture(
+    session: &Session,
+    image: &ImageRef,
+    family: &str,
+    runs: &platform::Runs,
+) -> Result<()> {
     if image.digest.is_none() {
         return Ok(());
     }
-    let document = serde_json::Value::Object(document.clone());
-    let Some(runs) = platform::task_platform(&document) else {
-        return Ok(());
-    };
-    let family = document
-        .get("family")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("the task definition");
     let platforms = match super::image::image_platforms(session, image).await {
         Ok(p) => p,
         Err(e) => {
@@ -362,7 +365,7 @@ async fn guard_architecture(session: &Session, document: &TaskDef, image: &Image
             return Ok(());
         }
     };
-    platform::check(&image.to_string(), &platforms, family, &runs)
+    platform::check(&image.to_string(), &platforms, family, runs)
         .map_err(|e| Error::input_with(e.to_string(), e))?;
     tracing::debug!(
         "{image} runs on {} ({family} runs {})",
