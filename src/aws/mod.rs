@@ -84,6 +84,19 @@ fn check_credentials(options: &AwsOptions) -> Result<CredentialSource> {
         .map_err(|problem| Error::input_with(problem.to_string(), problem))
 }
 
+/// Who a target is and where: a region, a profile, and a role assumed with the run's (or the
+/// profile's) credentials.
+#[derive(Debug, Clone, Default)]
+pub struct TargetIdentity {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    /// The role session name (CloudTrail shows it).
+    pub session_name: String,
+}
+
 /// Everything AWS calls need, built once.
 #[derive(Clone, Debug)]
 pub struct Aws {
@@ -133,6 +146,44 @@ impl Aws {
         Ok(Aws {
             config,
             endpoint,
+            ecs: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// AWS for one target of several: its region and profile over the run's, and its role assumed
+    /// through STS AssumeRole. The assumed credentials are cached and fetched again shortly before
+    /// they expire (aws-config's lazy identity cache), so a long wait never runs on expired ones.
+    pub async fn for_target(options: &AwsOptions, target: &TargetIdentity) -> Result<Self> {
+        let options = AwsOptions {
+            region: target.region.clone().or_else(|| options.region.clone()),
+            profile: target.profile.clone().or_else(|| options.profile.clone()),
+            endpoint_url: target
+                .endpoint_url
+                .clone()
+                .or_else(|| options.endpoint_url.clone()),
+            ..options.clone()
+        };
+        let base = Aws::load(&options).await?;
+        let Some(role) = &target.role_arn else {
+            return Ok(base);
+        };
+        let mut assume = aws_config::sts::AssumeRoleProvider::builder(role)
+            .session_name(&target.session_name)
+            .configure(&base.config);
+        if let Some(id) = &target.external_id {
+            assume = assume.external_id(id);
+        }
+        let provider = assume.build().await;
+        let config = base
+            .config
+            .into_builder()
+            .credentials_provider(aws_sdk_ecs::config::SharedCredentialsProvider::new(
+                provider,
+            ))
+            .build();
+        Ok(Aws {
+            config,
+            endpoint: base.endpoint,
             ecs: std::sync::OnceLock::new(),
         })
     }

@@ -94,9 +94,10 @@ pub enum Command {
 /// Flags every subcommand takes.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// AWS region (else the profile's region).
-    #[arg(long, global = true, env = "AWS_REGION", value_name = "REGION")]
-    pub region: Option<String>,
+    /// AWS region (else the profile's region). deploy, release and status take it again for each
+    /// more region to deploy to (one target per region, and per --role-arn).
+    #[arg(long, global = true, env = "AWS_REGION", value_name = "REGION", action = clap::ArgAction::Append)]
+    pub region: Vec<String>,
 
     /// AWS shared-config profile.
     #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
@@ -162,7 +163,7 @@ pub struct GlobalArgs {
 impl GlobalArgs {
     pub fn aws_options(&self) -> AwsOptions {
         AwsOptions {
-            region: self.region.clone().filter(|r| !r.is_empty()),
+            region: self.region.first().cloned().filter(|r| !r.is_empty()),
             profile: self.profile.clone().filter(|p| !p.is_empty()),
             endpoint_url: self.endpoint_url.clone().filter(|u| !u.is_empty()),
             max_attempts: self.max_attempts,
@@ -171,6 +172,15 @@ impl GlobalArgs {
                 .max(std::time::Duration::from_millis(100)),
             attempt_timeout: self.call_timeout.max(std::time::Duration::from_secs(1)),
         }
+    }
+
+    /// Every --region given (none empty).
+    pub fn regions(&self) -> Vec<String> {
+        self.region
+            .iter()
+            .filter(|r| !r.is_empty())
+            .cloned()
+            .collect()
     }
 
     pub fn verbosity(&self) -> Verbosity {

@@ -317,6 +317,7 @@ impl TaskdefArgs {
             pin_digest,
             log_group: self.log_group.clone(),
             log_region: self.log_region.clone(),
+            pin_log_region: false,
             log_stream_prefix: self.log_stream_prefix.clone(),
             force_awslogs: self.force_awslogs,
             strict: self.strict,
@@ -709,12 +710,15 @@ pub struct RolloutArgs {
     pub no_wait: bool,
 
     /// When the rollout fails (or --verify-url does) and ECS did not roll back itself, update the
-    /// service back to the revision it ran before and wait for that. The exit code stays 4.
-    #[arg(long)]
-    pub rollback_on_failure: bool,
+    /// services back to the revisions they ran before and wait for that. The exit code stays 4.
+    /// The scope: `failed` (the default: the services that failed), `target` (every service of a
+    /// target where one failed), `all` (every service of every target).
+    #[arg(long, value_name = "SCOPE", value_enum, num_args = 0..=1, require_equals = true,
+          default_missing_value = "failed")]
+    pub rollback_on_failure: Option<RollbackChoice>,
 
-    /// With several services and --rollback-on-failure: roll back only the services that failed,
-    /// or all of them (`all` implies --rollback-on-failure).
+    /// The scope of --rollback-on-failure, given apart (`all` or `target` implies
+    /// --rollback-on-failure).
     #[arg(long, value_name = "SCOPE", value_enum, default_value_t = RollbackChoice::Failed)]
     pub rollback: RollbackChoice,
 
@@ -756,23 +760,30 @@ pub struct RolloutArgs {
     pub appspec_hooks: Option<PathBuf>,
 }
 
-/// `--rollback`: which services a failed rollout sends back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// `--rollback`: which services a failed rollout sends back (ordered narrow to wide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum RollbackChoice {
     /// Exactly the services that failed or timed out.
     Failed,
-    /// Every service of the deploy.
+    /// Every service of a target where one failed.
+    Target,
+    /// Every service of the deploy, in every target.
     All,
 }
 
 impl RolloutArgs {
     /// The rollback asked for: none, or --rollback-on-failure with its scope (`--rollback all`
-    /// asks for it by itself).
+    /// or `target` asks for it by itself); the wider of the two scopes given.
     pub fn rollback_scope(&self) -> Option<RollbackScope> {
+        let scope = |c: RollbackChoice| match c {
+            RollbackChoice::Failed => RollbackScope::Failed,
+            RollbackChoice::Target => RollbackScope::Target,
+            RollbackChoice::All => RollbackScope::All,
+        };
         match (self.rollback_on_failure, self.rollback) {
-            (_, RollbackChoice::All) => Some(RollbackScope::All),
-            (true, RollbackChoice::Failed) => Some(RollbackScope::Failed),
-            (false, RollbackChoice::Failed) => None,
+            (None, RollbackChoice::Failed) => None,
+            (None, other) => Some(scope(other)),
+            (Some(a), b) => Some(scope(a.max(b))),
         }
     }
 }
@@ -804,6 +815,83 @@ fn parse_http_url(s: &str) -> std::result::Result<String, String> {
         Ok(s.to_owned())
     } else {
         Err(format!("`{s}` is not an http:// or https:// URL"))
+    }
+}
+
+/// Several targets (region x account): shared by `deploy`, `release` and `status`. The global
+/// --region, given more than once, adds one target per region.
+#[derive(Debug, Clone, Args)]
+pub struct TargetsArgs {
+    /// Reach the target through this IAM role, assumed with STS AssumeRole (repeatable: one
+    /// target per role and --region). The assumed credentials are refreshed before they expire.
+    #[arg(
+        long = "role-arn",
+        value_name = "ARN",
+        env = "ECS_SHIP_ROLE_ARN",
+        value_delimiter = ','
+    )]
+    pub role_arns: Vec<String>,
+
+    /// The external ID the roles' trust policies require (sts:ExternalId).
+    #[arg(long, value_name = "ID", env = "ECS_SHIP_EXTERNAL_ID")]
+    pub external_id: Option<String>,
+
+    /// A TOML (.toml) or YAML (.yml, .yaml) file of targets: under `targets`, each with name,
+    /// region, role_arn, external_id, profile, endpoint_url, cluster, services, env, secrets, desired_count;
+    /// `defaults` for what they share. The command line's --cluster and --service are beneath.
+    #[arg(long, value_name = "FILE", env = "ECS_SHIP_TARGETS")]
+    pub targets: Option<PathBuf>,
+
+    /// One target after another, in order, stopping at the first that fails (staging before
+    /// production); the others are reported as skipped. Default: all targets at once.
+    #[arg(long)]
+    pub sequential: bool,
+
+    /// At most N targets of one region at a time (ECS rate limits are per account and region).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub region_concurrency: u32,
+
+    /// The role session name of the assumed roles, as CloudTrail shows it [default: ecs-ship-<command>-<time>].
+    #[arg(long, value_name = "NAME")]
+    pub session_name: Option<String>,
+}
+
+impl TargetsArgs {
+    /// Whether the run deploys to several targets (or through a role): any --targets, --role-arn
+    /// or a second --region.
+    pub fn several(&self, regions: &[String]) -> bool {
+        self.targets.is_some() || !self.role_arns.is_empty() || regions.len() > 1
+    }
+
+    /// What the command line says of the targets, for `flow::fleet::targets`.
+    pub fn flags<'a>(
+        &'a self,
+        regions: &'a [String],
+        cluster: Option<&'a str>,
+        services: &'a [String],
+    ) -> crate::core::targets::FlagTargets<'a> {
+        crate::core::targets::FlagTargets {
+            regions,
+            role_arns: &self.role_arns,
+            external_id: self.external_id.as_deref(),
+            profile: None,
+            cluster,
+            services,
+        }
+    }
+
+    /// How the targets run; `what` names the run in the role session name.
+    pub fn options(&self, what: &str) -> crate::flow::fleet::FleetOptions {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+        crate::flow::fleet::FleetOptions {
+            sequential: self.sequential,
+            per_region: self.region_concurrency as usize,
+            session_name: crate::core::targets::session_name(
+                self.session_name
+                    .as_deref()
+                    .unwrap_or(&format!("{what}-{stamp}")),
+            ),
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 use clap::{ArgGroup, Args};
 
 use crate::cli::shared::{
-    ChangeArgs, DeployFlags, OverrideSourceArgs, RegisterFlags, RolloutArgs, VerifyArgs, WaitFlags,
+    ChangeArgs, DeployFlags, OverrideSourceArgs, RegisterFlags, RolloutArgs, TargetsArgs,
+    VerifyArgs, WaitFlags,
 };
 use crate::error::Result;
 use crate::flow::deploy::ServiceTarget;
@@ -14,14 +15,17 @@ use crate::output::Output;
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("override").multiple(false)))]
 pub struct DeployArgs {
-    /// The service's cluster.
-    #[arg(long, env = "ECS_SHIP_CLUSTER", value_parser = crate::cli::shared::non_empty)]
-    pub cluster: String,
+    /// The service's cluster (with --targets, each target's unless the file names one).
+    #[arg(long, env = "ECS_SHIP_CLUSTER", required_unless_present = "targets", value_parser = crate::cli::shared::non_empty)]
+    pub cluster: Option<String>,
 
     /// The service to deploy (repeatable: several services of the cluster, each getting the
     /// --image of the containers it has, waited for together).
-    #[arg(long = "service", env = "ECS_SHIP_SERVICE", required = true, value_parser = crate::cli::shared::non_empty)]
+    #[arg(long = "service", env = "ECS_SHIP_SERVICE", required_unless_present = "targets", value_parser = crate::cli::shared::non_empty)]
     pub services: Vec<String>,
+
+    #[command(flatten)]
+    pub fleet: TargetsArgs,
 
     #[command(flatten)]
     pub source: OverrideSourceArgs,
@@ -50,16 +54,30 @@ pub async fn run(session: &Session, args: &DeployArgs, out: Output) -> Result<()
         verify: &args.verify,
         wait: &args.wait,
     };
-    let services = args
-        .services
-        .iter()
-        .map(|service| ServiceTarget {
-            service: service.clone(),
-            source: args.source.source(&args.cluster, service),
-            changes: args.changes.changes(),
-        })
-        .collect();
-    let deployed = flow::deploy::deploy(session, &flags.plan(&args.cluster, services)).await?;
+    let plan = |cluster: &str, services: &[String]| {
+        let services = services
+            .iter()
+            .map(|service| ServiceTarget {
+                service: service.clone(),
+                source: args.source.source(cluster, service),
+                changes: args.changes.changes(),
+            })
+            .collect();
+        flags.plan(cluster, services)
+    };
+    if args.fleet.several(&session.regions) {
+        let cli = args
+            .fleet
+            .flags(&session.regions, args.cluster.as_deref(), &args.services);
+        let targets = flow::fleet::targets(&cli, args.fleet.targets.as_deref())?;
+        let plans = flow::fleet::plans(&targets, &plan)?;
+        let options = args.fleet.options("deploy");
+        let deployed = flow::fleet::deploy(session, &targets, &plans, &options).await;
+        out.result(&deployed.result)?;
+        return deployed.failure.map_or(Ok(()), Err);
+    }
+    let cluster = args.cluster.as_deref().unwrap_or_default();
+    let deployed = flow::deploy::deploy(session, &plan(cluster, &args.services)).await?;
     out.result(&deployed.result)?;
     deployed.failure.map_or(Ok(()), Err)
 }

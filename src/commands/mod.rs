@@ -37,12 +37,24 @@ pub async fn run(cli: Cli, out: Output) -> Result<()> {
             | Command::Deployment(_)
             | Command::Codebuild(codebuild::CodebuildCommand::Start(_))
     ));
+    let regions = cli.global.regions();
+    let several = matches!(
+        cli.command,
+        Command::Deploy(_) | Command::Release(_) | Command::Status(_)
+    );
+    if regions.len() > 1 && !several {
+        return Err(crate::error::Error::input(format!(
+            "--region is given {} times: only deploy, release and status take several regions (one target each)",
+            regions.len()
+        )));
+    }
     let mut session = Session::new(
         cli.global.aws_options(),
         cli.global.docker_host.clone(),
         cli.global.quiet,
     );
     session.show_values = cli.global.show_values;
+    session.regions = regions;
     session.idle_timeout = cli
         .global
         .idle_timeout

@@ -18,6 +18,9 @@ pub struct LogSettings {
     pub region: Option<String>,
     pub stream_prefix: String,
     pub force_awslogs: bool,
+    /// Replace an `awslogs-region` naming another region than `region` (a task definition copied
+    /// from another region's service).
+    pub pin_region: bool,
 }
 
 /// A container that logs through another driver and was left as it is.
@@ -73,11 +76,12 @@ pub fn guarantee_awslogs(
                 }
                 let options = options.as_object_mut().expect("made an object above");
                 for key in [GROUP, REGION, STREAM_PREFIX] {
-                    if options
-                        .get(key)
-                        .and_then(Value::as_str)
-                        .is_none_or(str::is_empty)
-                    {
+                    let current = options.get(key).and_then(Value::as_str);
+                    let elsewhere = key == REGION
+                        && settings.pin_region
+                        && region.is_some()
+                        && current.is_some_and(|c| !c.is_empty() && Some(c) != region);
+                    if elsewhere || current.is_none_or(str::is_empty) {
                         let value = match key {
                             GROUP => group.as_str(),
                             REGION => region.ok_or_else(|| NoRegion(name.clone()))?,
@@ -196,6 +200,7 @@ mod tests {
             region: Some("ap-northeast-1".into()),
             stream_prefix: "ecs".into(),
             force_awslogs: false,
+            pin_region: false,
         }
     }
 
@@ -219,6 +224,35 @@ mod tests {
         assert_eq!(changes[0].field, "logConfiguration");
         assert_eq!(changes[0].old, None);
         assert!(kept.is_empty());
+    }
+
+    #[test]
+    fn one_target_of_several_gets_its_own_region_for_awslogs() {
+        let config = |region: &str| {
+            json!([{"name": "api", "image": "x", "logConfiguration": {"logDriver": "awslogs",
+                "options": {"awslogs-group": "/g", "awslogs-region": region, "awslogs-stream-prefix": "p"}}}])
+        };
+        let pinned = LogSettings {
+            pin_region: true,
+            ..settings()
+        };
+        // (region in the task definition, pinned?, region after, changes)
+        let cases = [
+            ("us-west-2", true, "ap-northeast-1", 1),
+            ("ap-northeast-1", true, "ap-northeast-1", 0),
+            ("us-west-2", false, "us-west-2", 0),
+        ];
+        for (before, pin, after, n) in cases {
+            let mut t = td(config(before));
+            let s = if pin { pinned.clone() } else { settings() };
+            let (changes, _) = guarantee_awslogs(&mut t, &s).unwrap();
+            let options = &t["containerDefinitions"][0]["logConfiguration"]["options"];
+            assert_eq!(options["awslogs-region"], after, "{before} {pin}");
+            assert_eq!(changes.len(), n, "{before} {pin}");
+            if n == 1 {
+                assert_eq!(changes[0].old, Some(json!(before)));
+            }
+        }
     }
 
     #[test]
@@ -294,6 +328,7 @@ mod tests {
             &mut t,
             &LogSettings {
                 force_awslogs: true,
+                pin_region: false,
                 ..settings()
             },
         )

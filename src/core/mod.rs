@@ -23,6 +23,7 @@ pub mod release;
 pub mod rollout;
 pub mod status;
 pub mod tags;
+pub mod targets;
 pub mod task;
 pub mod taskdef;
 pub mod text;

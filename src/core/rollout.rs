@@ -685,7 +685,9 @@ pub fn deploy_verdict(services: &[ServiceVerdict], verify_failed: bool) -> Deplo
 pub enum RollbackScope {
     /// Exactly the services that failed or timed out.
     Failed,
-    /// Every service of the deploy.
+    /// Every service of a target (region x account) where one failed; the other targets stay.
+    Target,
+    /// Every service of the deploy, in every target.
     All,
 }
 
@@ -697,7 +699,7 @@ pub fn in_rollback_scope(
     verify_failed: bool,
 ) -> bool {
     match scope {
-        RollbackScope::All => true,
+        RollbackScope::All | RollbackScope::Target => true,
         RollbackScope::Failed => verify_failed || verdict.needs_diagnosis(),
     }
 }

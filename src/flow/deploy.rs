@@ -168,7 +168,7 @@ impl fmt::Display for DeployResult {
         }
         if !self.rolled_back.is_empty() && self.services.len() > 1 {
             let scope = match self.rollback_scope {
-                Some(RollbackScope::All) => "all services",
+                Some(RollbackScope::All | RollbackScope::Target) => "all services",
                 _ => "the services that failed",
             };
             writeln!(f, "rolled back ({scope}): {}", self.rolled_back.join(", "))?;
@@ -659,6 +659,38 @@ async fn after_deploy(
         }
     }
     Ok(())
+}
+
+/// Sends every service of a deploy that went well back to the revision it ran before and waits
+/// for that within --rollback-timeout: another target of the same run failed and
+/// `--rollback-on-failure all` asked for every target back. The error says how it went.
+pub async fn roll_back_everything(
+    session: &Session,
+    plan: &DeployPlan,
+    result: &mut DeployResult,
+    why: &str,
+) -> Error {
+    let reason = Error::RolloutFailed(why.to_owned());
+    let aws = match session.aws().await {
+        Ok(aws) => aws,
+        Err(e) => return reason.context(format!("the rollback failed: {}", e.chain())),
+    };
+    let verdicts: Vec<ServiceVerdict> = result
+        .services
+        .iter()
+        .map(|_| ServiceVerdict::Stable)
+        .collect();
+    result.rollback_scope = Some(RollbackScope::All);
+    roll_back(
+        aws,
+        plan,
+        result,
+        &verdicts,
+        false,
+        RollbackScope::All,
+        reason,
+    )
+    .await
 }
 
 /// Sends the scope back to the revisions they ran (unless ECS already did), waits for that within

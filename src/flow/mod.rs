@@ -22,6 +22,7 @@ pub mod codedeploy;
 pub mod deploy;
 pub mod deployments;
 pub mod doctor;
+pub mod fleet;
 pub mod image;
 pub mod logtail;
 pub mod pace;

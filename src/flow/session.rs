@@ -17,6 +17,8 @@ pub struct Session {
     pub show_values: bool,
     /// How long a build or push stream may stay silent.
     pub idle_timeout: std::time::Duration,
+    /// Every --region given: deploy, release and status make a target of each.
+    pub regions: Vec<String>,
 }
 
 impl Session {
@@ -28,7 +30,26 @@ impl Session {
             quiet,
             show_values: false,
             idle_timeout: std::time::Duration::from_secs(600),
+            regions: Vec::new(),
         }
+    }
+
+    /// The same run for one target of several: its own AWS (region, identity), the rest shared.
+    pub fn for_target(&self, aws: Aws) -> Session {
+        Session {
+            aws_options: self.aws_options.clone(),
+            aws: OnceCell::new_with(Some(aws)),
+            docker_host: self.docker_host.clone(),
+            quiet: self.quiet,
+            show_values: self.show_values,
+            idle_timeout: self.idle_timeout,
+            regions: self.regions.clone(),
+        }
+    }
+
+    /// How this run reaches AWS, as the flags say.
+    pub fn aws_options(&self) -> &AwsOptions {
+        &self.aws_options
     }
 
     /// The AWS configuration, loaded the first time it is asked for.

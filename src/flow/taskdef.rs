@@ -49,6 +49,9 @@ pub struct Changes {
     pub pin_digest: bool,
     pub log_group: Option<String>,
     pub log_region: Option<String>,
+    /// Set awslogs-region to the region in use even where a container names another (one target
+    /// of several: logs pointing at another region are a silent failure).
+    pub pin_log_region: bool,
     pub log_stream_prefix: String,
     pub force_awslogs: bool,
     /// Refuse what the model lacks instead of carrying it.
@@ -313,6 +316,7 @@ pub async fn prepare_loaded(
             .or_else(|| session.known_region()),
         stream_prefix: changes.log_stream_prefix.clone(),
         force_awslogs: changes.force_awslogs,
+        pin_region: changes.pin_log_region,
     };
     let (log_changes, kept_drivers) = logs::guarantee_awslogs(&mut document, &settings)
         .map_err(|e| Error::input_with(e.to_string(), e))?;

@@ -18,4 +18,5 @@ mod prune;
 mod rehearse;
 mod release;
 mod run;
+mod targets;
 mod taskdef;

@@ -369,6 +369,7 @@ fn the_rollback_scope_picks_the_services_to_send_back() {
         (RollbackScope::Failed, InProgress, false, false),
         (RollbackScope::Failed, Stable, true, true),
         (RollbackScope::All, Stable, false, true),
+        (RollbackScope::Target, Stable, false, true),
         (RollbackScope::All, InProgress, false, true),
     ];
     for (scope, verdict, verify_failed, want) in cases {

@@ -129,6 +129,7 @@ fn changes_add_only_what_was_asked() {
         region: Some("eu-west-1".into()),
         stream_prefix: "ecs".into(),
         force_awslogs: false,
+        pin_region: false,
     };
     for (name, text) in FIXTURES {
         let mut td = load(text);

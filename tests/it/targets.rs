@@ -1,0 +1,391 @@
+//! Several targets in one run: two regions x two accounts in moto (reached through STS AssumeRole), a
+//! target whose rollout fails (the scripted ECS emulator), a target whose identity is bad; one verdict
+//! table, the worst exit code, --sequential and --rollback-on-failure=all across targets.
+
+use crate::harness::*;
+
+const DIGEST: &str = "sha256:4bc5ec7a0ee2e1b5a1a0fcbbd2e1f2d0a7f8f2bb1e8c4c1f0e1d2c3b4a5f6e7d";
+const ROLES: [&str; 2] = [
+    "arn:aws:iam::123456789012:role/deploy",
+    "arn:aws:iam::210987654321:role/deploy",
+];
+
+fn world_script(args: &[&str]) -> serde_json::Value {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/emulator/targets_world.py"
+    );
+    let out = std::process::Command::new(python())
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python runs targets_world.py");
+    assert!(
+        out.status.success(),
+        "targets_world.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The same cluster with service `web` in 123456789012 and 210987654321, in us-east-1 and eu-west-1.
+fn four_targets() -> (String, serde_json::Value) {
+    let cluster = unique("fleet");
+    let before = world_script(&["setup", &moto_url(), &cluster]);
+    (cluster, before)
+}
+
+fn image() -> String {
+    format!("api=127.0.0.1:15000/fleet-api@{DIGEST}")
+}
+
+#[test]
+fn a_deploy_to_two_regions_in_two_accounts_puts_each_service_on_a_revision_of_its_own() {
+    if !require_moto() {
+        return;
+    }
+    let (cluster, before) = four_targets();
+    let image = image();
+    let done = ecs_ship_run(&[
+        "deploy",
+        "--region",
+        "us-east-1",
+        "--region",
+        "eu-west-1",
+        "--role-arn",
+        ROLES[0],
+        "--role-arn",
+        ROLES[1],
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--image",
+        &image,
+        "--poll-interval",
+        "1s",
+        "--timeout",
+        "60s",
+        "--output",
+        "json",
+    ])
+    .expect_code(0);
+    let report = done.json();
+    assert_eq!(report["verdict"], "stable", "{report:#}");
+    let rows = report["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["target"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "123456789012/us-east-1",
+            "123456789012/eu-west-1",
+            "210987654321/us-east-1",
+            "210987654321/eu-west-1"
+        ],
+        "{report:#}"
+    );
+    assert!(rows.iter().all(|r| r["verdict"] == "stable"), "{report:#}");
+    // The role session names the run, as CloudTrail would show it.
+    assert!(
+        done.stderr.contains("assumed-role/deploy/ecs-ship-deploy-"),
+        "{}",
+        done.stderr
+    );
+
+    let after = world_script(&["inspect", &moto_url(), &cluster]);
+    for name in names {
+        let (account, region) = name.split_once('/').unwrap();
+        let t = &after[name];
+        let revision = t["task_definition"].as_str().unwrap();
+        assert_ne!(
+            revision,
+            before[name].as_str().unwrap(),
+            "{name} was not deployed"
+        );
+        assert!(
+            revision.starts_with(&format!("arn:aws:ecs:{region}:{account}:task-definition/")),
+            "{name}: {revision}"
+        );
+        assert_eq!(
+            t["image"],
+            format!("127.0.0.1:15000/fleet-api@{DIGEST}"),
+            "{name}"
+        );
+        assert_eq!(
+            t["awslogs_region"], region,
+            "{name}: awslogs-region is the target's own"
+        );
+        assert_eq!(
+            t["log_group"], true,
+            "{name}: the log group exists in the target"
+        );
+        let row = rows.iter().find(|r| r["target"] == name).unwrap();
+        assert_eq!(row["revision"], revision, "{name}");
+    }
+
+    // status reads every target, each in its account and region.
+    let status = ecs_ship_run(&[
+        "status",
+        "--region",
+        "us-east-1",
+        "--region",
+        "eu-west-1",
+        "--role-arn",
+        ROLES[1],
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--output",
+        "json",
+    ])
+    .expect_code(0)
+    .json();
+    let targets = status["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2, "{status:#}");
+    for t in targets {
+        assert_eq!(t["account"], "210987654321", "{status:#}");
+        assert_eq!(t["status"]["services"][0]["service"], "web", "{status:#}");
+    }
+}
+
+/// A targets file: two moto targets, one whose rollout fails (the emulator), one whose profile
+/// does not exist.
+fn targets_file(
+    dir: &std::path::Path,
+    cluster: &str,
+    failing: &str,
+    first_failing: bool,
+) -> String {
+    let moto = format!(
+        "  - name: prod-east\n    region: us-east-1\n    role_arn: {}\n  - name: prod-eu\n    region: eu-west-1\n    role_arn: {}\n",
+        ROLES[1], ROLES[1]
+    );
+    let bad = format!(
+        "  - name: failing\n    region: us-east-1\n    endpoint_url: {failing}\n    cluster: c\n"
+    );
+    let (a, b) = if first_failing {
+        (bad, moto)
+    } else {
+        (moto, bad)
+    };
+    let text = format!("defaults:\n  cluster: {cluster}\n  services: [web]\ntargets:\n{a}{b}");
+    let path = dir.join("targets.yml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_failing_target_fails_only_its_row_and_a_bad_identity_is_named() {
+    if !require_moto() {
+        return;
+    }
+    let Some(failing) = emulator("failing") else {
+        return;
+    };
+    let (cluster, before) = four_targets();
+    let dir = tempfile::tempdir().unwrap();
+    let file = targets_file(dir.path(), &cluster, &failing.endpoint, false);
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("  - name: nobody\n    region: eu-west-1\n    profile: nope-no-such-profile\n");
+    std::fs::write(&file, text).unwrap();
+    let image = image();
+    let done = ecs_ship_run(&[
+        "deploy",
+        "--targets",
+        &file,
+        "--image",
+        &image,
+        "--max-task-failures",
+        "2",
+        "--poll-interval",
+        "1s",
+        "--timeout",
+        "60s",
+        "--output",
+        "json",
+    ])
+    .expect_code(4)
+    .stderr_has("2 of 4 targets failed");
+    let report = done.json();
+    let row = |name: &str| {
+        report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["target"] == name)
+            .unwrap_or_else(|| panic!("no row {name}: {report:#}"))
+            .clone()
+    };
+    assert_eq!(row("prod-east")["verdict"], "stable", "{report:#}");
+    assert_eq!(row("prod-eu")["verdict"], "stable", "{report:#}");
+    assert_eq!(row("failing")["verdict"], "failed", "{report:#}");
+    assert!(
+        row("failing")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("failed"),
+        "{report:#}"
+    );
+    assert_eq!(row("nobody")["verdict"], "failed", "{report:#}");
+    assert!(
+        row("nobody")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("nope-no-such-profile"),
+        "{report:#}"
+    );
+    assert_eq!(report["verdict"], "failed");
+    let after = world_script(&["inspect", &moto_url(), &cluster]);
+    for name in ["210987654321/us-east-1", "210987654321/eu-west-1"] {
+        assert_ne!(
+            after[name]["task_definition"], before[name],
+            "{name} deployed"
+        );
+    }
+    for name in ["123456789012/us-east-1", "123456789012/eu-west-1"] {
+        assert_eq!(
+            after[name]["task_definition"], before[name],
+            "{name} untouched"
+        );
+    }
+}
+
+#[test]
+fn sequential_stops_at_the_first_failed_target_and_rollback_all_sends_the_others_back() {
+    if !require_moto() {
+        return;
+    }
+    let Some(failing) = emulator("failing") else {
+        return;
+    };
+    let (cluster, before) = four_targets();
+    let dir = tempfile::tempdir().unwrap();
+    let image = image();
+    let common = [
+        "--image",
+        image.as_str(),
+        "--max-task-failures",
+        "2",
+        "--poll-interval",
+        "1s",
+        "--timeout",
+        "60s",
+        "--output",
+        "json",
+    ];
+
+    // The failing target first, one after another: the production targets are never touched.
+    let file = targets_file(dir.path(), &cluster, &failing.endpoint, true);
+    let mut args = vec!["deploy", "--targets", file.as_str(), "--sequential"];
+    args.extend(common);
+    let report = ecs_ship_run(&args).expect_code(4).json();
+    let verdicts: Vec<(&str, &str)> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["target"].as_str().unwrap(),
+                r["verdict"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("failing", "failed"),
+            ("prod-east", "skipped"),
+            ("prod-eu", "skipped")
+        ],
+        "{report:#}"
+    );
+    let after = world_script(&["inspect", &moto_url(), &cluster]);
+    assert_eq!(
+        after["210987654321/us-east-1"]["task_definition"],
+        before["210987654321/us-east-1"]
+    );
+
+    // All at once, with every target sent back when one fails.
+    let mut args = vec![
+        "deploy",
+        "--targets",
+        file.as_str(),
+        "--rollback-on-failure=all",
+    ];
+    args.extend(common);
+    let done = ecs_ship_run(&args).expect_code(4);
+    let report = done.json();
+    let rolled: Vec<&str> = report["rolled_back"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(rolled, ["prod-east", "prod-eu"], "{report:#}");
+    let after = world_script(&["inspect", &moto_url(), &cluster]);
+    for name in ["210987654321/us-east-1", "210987654321/eu-west-1"] {
+        assert_eq!(
+            after[name]["task_definition"], before[name],
+            "{name} is back on the revision it ran"
+        );
+    }
+}
+
+#[test]
+fn bad_target_lists_are_refused_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str)] = &[
+        ("targets.yml", "targets:\n  - regoin: us-east-1\n"),
+        ("targets.toml", "[[targets]]\nregion = \"us-east\"\n"),
+        ("targets.txt", "targets: []\n"),
+        ("targets.yml", "targets: []\n"),
+    ];
+    let wants = [
+        "unknown field `regoin`",
+        "`us-east` is not a region",
+        "name the file .toml, .yml or .yaml",
+        "has no target",
+    ];
+    for ((name, text), want) in cases.iter().zip(wants) {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let path = path.to_string_lossy().into_owned();
+        ecs_ship_run(&[
+            "deploy",
+            "--targets",
+            &path,
+            "--cluster",
+            "c",
+            "--service",
+            "web",
+        ])
+        .expect_code(2)
+        .stderr_has(want)
+        .stderr_has(&path);
+    }
+    ecs_ship_run(&[
+        "wait",
+        "--region",
+        "us-east-1",
+        "--region",
+        "eu-west-1",
+        "--cluster",
+        "c",
+        "--service",
+        "web",
+    ])
+    .expect_code(2)
+    .stderr_has("only deploy, release and status take several regions");
+    ecs_ship_run(&[
+        "deploy",
+        "--role-arn",
+        "arn:aws:iam::1:role/x",
+        "--cluster",
+        "c",
+        "--service",
+        "web",
+    ])
+    .expect_code(2)
+    .stderr_has("is not an IAM role ARN");
+}
