@@ -287,3 +287,34 @@ pub async fn verified_digest(aws: &Aws, repo: &EcrRepository, tag: &str) -> Resu
     }
     Ok(digest)
 }
+
+/// The registry's replication rules (DescribeRegistry), as `core::targets` decides with them.
+pub async fn replication_rules(
+    aws: &Aws,
+) -> Result<Vec<crate::core::targets::ReplicationRule>> {
+    let out = aws.ecr().describe_registry().send().await.map_err(|e| {
+        remote(
+            "failed to read the registry's replication configuration (ECR DescribeRegistry)",
+            e,
+        )
+    })?;
+    let rules = out
+        .replication_configuration()
+        .map(|c| c.rules())
+        .unwrap_or_default();
+    Ok(rules
+        .iter()
+        .map(|rule| crate::core::targets::ReplicationRule {
+            destinations: rule
+                .destinations()
+                .iter()
+                .map(|d| (d.region().to_owned(), d.registry_id().to_owned()))
+                .collect(),
+            prefixes: rule
+                .repository_filters()
+                .iter()
+                .map(|f| f.filter().to_owned())
+                .collect(),
+        })
+        .collect())
+}

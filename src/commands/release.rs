@@ -8,13 +8,14 @@ use clap::{ArgGroup, Args};
 
 use crate::cli::shared::{
     BuildFlags, DeployFlags, OverrideArgs, OverrideSourceArgs, PushFlags, RegisterFlags,
-    RolloutArgs, StateArgs, TaskdefArgs, VerifyArgs, WaitFlags,
+    RolloutArgs, StateArgs, TargetsArgs, TaskdefArgs, VerifyArgs, WaitFlags,
 };
 use crate::core::task::split_command;
 use crate::core::taskdef::ImageSpec;
 use crate::error::Error;
 use crate::error::Result;
-use crate::flow::deploy::ServiceTarget;
+use crate::flow::deploy::{DeployPlan, ServiceTarget};
+use crate::flow::fleet_release::Delivery;
 use crate::flow::release::{BeforeDeploy, ReleasePlan};
 use crate::flow::{self, Session};
 use crate::output::Output;
@@ -26,14 +27,22 @@ pub struct ReleaseArgs {
     #[arg(long, env = "ECS_SHIP_REPOSITORY", value_name = "REPO")]
     pub repository: String,
 
-    /// The service's cluster.
-    #[arg(long, env = "ECS_SHIP_CLUSTER", required_unless_present = "no_deploy", value_parser = crate::cli::shared::non_empty)]
+    /// The service's cluster (with --targets, each target's unless the file names one).
+    #[arg(long, env = "ECS_SHIP_CLUSTER", required_unless_present_any = ["no_deploy", "targets"], value_parser = crate::cli::shared::non_empty)]
     pub cluster: Option<String>,
 
     /// The service to deploy (repeatable: several services of the cluster, each getting the new
     /// image in the --container it has, waited for together).
-    #[arg(long = "service", env = "ECS_SHIP_SERVICE", required_unless_present = "no_deploy", value_parser = crate::cli::shared::non_empty)]
+    #[arg(long = "service", env = "ECS_SHIP_SERVICE", required_unless_present_any = ["no_deploy", "targets"], value_parser = crate::cli::shared::non_empty)]
     pub services: Vec<String>,
+
+    #[command(flatten)]
+    pub fleet: TargetsArgs,
+
+    /// With several targets: how long ECR's replica may take to appear in a target whose registry
+    /// the --repository's replication rules copy to (instead of a second push).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::cli::shared::parse_timeout)]
+    pub replica_timeout: std::time::Duration,
 
     /// A container that runs the new image (repeatable).
     #[arg(
@@ -111,28 +120,31 @@ pub struct ReleaseArgs {
 }
 
 impl ReleaseArgs {
-    fn plan(&self) -> Result<ReleasePlan> {
+    /// The deploy of `services` in `cluster`, each getting the released image in the containers
+    /// it has (added once pushed).
+    fn deploy_plan(&self, cluster: &str, services: &[String]) -> DeployPlan {
         let flags = DeployFlags {
             register: &self.register,
             rollout: &self.rollout,
             verify: &self.verify,
             wait: &self.wait,
         };
+        let services = services
+            .iter()
+            .map(|service| ServiceTarget {
+                service: service.clone(),
+                source: self.source.source(cluster, service),
+                changes: self
+                    .overrides
+                    .add_to(self.logs.changes(self.images.clone(), false), &[]),
+            })
+            .collect();
+        flags.plan(cluster, services)
+    }
+
+    fn plan(&self) -> Result<ReleasePlan> {
         let deploy = match (&self.cluster, self.no_deploy) {
-            (Some(cluster), false) => {
-                let services = self
-                    .services
-                    .iter()
-                    .map(|service| ServiceTarget {
-                        service: service.clone(),
-                        source: self.source.source(cluster, service),
-                        changes: self
-                            .overrides
-                            .add_to(self.logs.changes(self.images.clone(), false), &[]),
-                    })
-                    .collect();
-                Some(flags.plan(cluster, services))
-            }
+            (Some(cluster), false) => Some(self.deploy_plan(cluster, &self.services)),
             _ => None,
         };
         if deploy.as_ref().is_some_and(|d| d.services.len() > 1) && self.before_deploy.is_some() {
@@ -160,12 +172,47 @@ impl ReleaseArgs {
             },
             dry_run: self.register.dry_run_mode(),
             state: self.state.path.clone(),
+            for_targets: false,
         })
     }
 }
 
 pub async fn run(session: &Session, args: &ReleaseArgs, out: Output) -> Result<()> {
+    if args.fleet.several(&session.regions) {
+        return run_targets(session, args, out).await;
+    }
     let released = flow::release::release(session, &args.plan()?).await;
+    out.result(&released.result)?;
+    released.failure.map_or(Ok(()), Err)
+}
+
+/// One build, released to every target.
+async fn run_targets(session: &Session, args: &ReleaseArgs, out: Output) -> Result<()> {
+    if args.no_deploy {
+        return Err(Error::input(
+            "--no-deploy with several targets: `ecs-ship push` a built image to each repository instead, or leave --no-deploy out",
+        ));
+    }
+    if args.before_deploy.is_some() {
+        return Err(Error::input(
+            "--before-deploy takes one target: run the task in each first with `ecs-ship run --region R --role-arn ARN ...`",
+        ));
+    }
+    let cli = args
+        .fleet
+        .flags(&session.regions, args.cluster.as_deref(), &args.services);
+    let targets = flow::fleet::targets(&cli, args.fleet.targets.as_deref())?;
+    let plans = flow::fleet::plans(&targets, &|c, s| args.deploy_plan(c, s))?;
+    let mut plan = args.plan()?;
+    plan.deploy = None;
+    plan.for_targets = true;
+    let delivery = Delivery {
+        replica_timeout: args.replica_timeout,
+        replica_poll: std::time::Duration::from_secs(5),
+    };
+    let options = args.fleet.options("release");
+    let released =
+        flow::fleet_release::release(session, &plan, &targets, plans, &options, &delivery).await;
     out.result(&released.result)?;
     released.failure.map_or(Ok(()), Err)
 }

@@ -402,6 +402,26 @@ pub fn fleet_verdict<'a>(verdicts: impl IntoIterator<Item = &'a str>, exit_code:
     }
 }
 
+/// One rule of an ECR registry's replication configuration: where it copies to (region,
+/// account) and which repositories (name prefixes; none: every repository).
+/// https://docs.aws.amazon.com/AmazonECR/latest/userguide/replication.html
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationRule {
+    pub destinations: Vec<(String, String)>,
+    pub prefixes: Vec<String>,
+}
+
+/// Whether the home registry's rules copy repository `name` to `account` in `region` (ECR then
+/// pushes the replica itself, and the target waits for it by digest instead of a second push).
+pub fn replicated(rules: &[ReplicationRule], name: &str, account: &str, region: &str) -> bool {
+    rules.iter().any(|rule| {
+        rule.destinations
+            .iter()
+            .any(|(r, a)| r == region && a == account)
+            && (rule.prefixes.is_empty() || rule.prefixes.iter().any(|p| name.starts_with(p.as_str())))
+    })
+}
+
 /// An ECR repository URI for another account and region: the same repository name under
 /// `<account>.dkr.ecr.<region>.amazonaws.com`. A repository outside ECR is kept as it is.
 pub fn ecr_repository_for(repository: &str, account: &str, region: &str) -> String {
@@ -636,6 +656,31 @@ mod tests {
         for (codes, want) in cases {
             assert_eq!(worst_exit(codes.iter().copied()), *want, "{codes:?}");
         }
+    }
+
+    #[test]
+    fn a_replication_rule_covers_a_target_by_region_account_and_prefix() {
+        let rules = [
+            ReplicationRule {
+                destinations: vec![("eu-west-1".into(), "111111111111".into())],
+                prefixes: vec!["team/".into()],
+            },
+            ReplicationRule {
+                destinations: vec![("ap-northeast-1".into(), "222222222222".into())],
+                prefixes: vec![],
+            },
+        ];
+        let cases = [
+            ("team/api", "111111111111", "eu-west-1", true),
+            ("other/api", "111111111111", "eu-west-1", false),
+            ("team/api", "111111111111", "us-west-2", false),
+            ("team/api", "333333333333", "eu-west-1", false),
+            ("anything", "222222222222", "ap-northeast-1", true),
+        ];
+        for (name, account, region, want) in cases {
+            assert_eq!(replicated(&rules, name, account, region), want, "{name} {account} {region}");
+        }
+        assert!(!replicated(&[], "team/api", "111111111111", "eu-west-1"));
     }
 
     #[test]

@@ -110,11 +110,34 @@ where
     F: Fn(usize, Arc<Connected>) -> Fut,
     Fut: std::future::Future<Output = (T, bool)>,
 {
-    let work = &work;
+    let reach = |i: usize| async move {
+        let target = &targets[i];
+        connect(session, target, &options.session_name)
+            .await
+            .map(Arc::new)
+            .map_err(|e| e.prefixed(&format!("target `{}`:", target.name)))
+    };
+    each_reached(targets, options, reach, work).await
+}
+
+/// As `each`, with each target reached by `reach` (a target connected earlier, or why not).
+pub async fn each_reached<T, R, RFut, F, Fut>(
+    targets: &[Target],
+    options: &FleetOptions,
+    reach: R,
+    work: F,
+) -> Vec<Ran<T>>
+where
+    R: Fn(usize) -> RFut,
+    RFut: std::future::Future<Output = Result<Arc<Connected>>>,
+    F: Fn(usize, Arc<Connected>) -> Fut,
+    Fut: std::future::Future<Output = (T, bool)>,
+{
+    let (work, reach) = (&work, &reach);
     // Every line a target logs says which target it is: `target{name=prod-eu}: ...`.
     let one = |i: usize| {
         tracing::Instrument::instrument(
-            one_target(session, targets, options, work, i),
+            one_target(reach, work, i),
             tracing::info_span!("target", name = %targets[i].name),
         )
     };
@@ -164,24 +187,18 @@ pub fn plans(
 /// What `one_target` gives: the connected target, what `work` returned and whether it went well.
 type OneRan<T> = (std::result::Result<(Arc<Connected>, T, bool), Error>, f64);
 
-/// One target connected, then its `work`; whether it went well, and how long it took.
-async fn one_target<T, F, Fut>(
-    session: &Session,
-    targets: &[Target],
-    options: &FleetOptions,
-    work: &F,
-    i: usize,
-) -> OneRan<T>
+/// One target reached, then its `work`; whether it went well, and how long it took.
+async fn one_target<T, R, RFut, F, Fut>(reach: &R, work: &F, i: usize) -> OneRan<T>
 where
+    R: Fn(usize) -> RFut,
+    RFut: std::future::Future<Output = Result<Arc<Connected>>>,
     F: Fn(usize, Arc<Connected>) -> Fut,
     Fut: std::future::Future<Output = (T, bool)>,
 {
     let since = Instant::now();
-    let target = &targets[i];
-    let ran = match connect(session, target, &options.session_name).await {
-        Err(e) => Err(e.prefixed(&format!("target `{}`:", target.name))),
+    let ran = match reach(i).await {
+        Err(e) => Err(e),
         Ok(connected) => {
-            let connected = Arc::new(connected);
             let (done, ok) = work(i, connected.clone()).await;
             Ok((connected, done, ok))
         }
@@ -264,6 +281,9 @@ pub struct TargetReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub seconds: f64,
+    /// How the image got into the target's registry (a release).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy: Option<DeployResult>,
 }
@@ -293,21 +313,36 @@ pub async fn deploy(
     plans: &[DeployPlan],
     options: &FleetOptions,
 ) -> FleetDeployed {
-    let start = Instant::now();
     let outcomes = each(session, targets, options, |i, connected| async move {
         match deploy::deploy(&connected.session, &plans[i]).await {
             Ok(d) => {
                 let ok = d.failure.is_none();
-                (Ok(d), ok)
+                (Ok((None, d)), ok)
             }
             Err(e) => (Err(e), false),
         }
     })
     .await;
+    deployed(targets, plans, outcomes).await
+}
+
+/// What a target's deploy gave: a note of how the image got there (a release), and the deploy.
+pub type TargetDeploy = Result<(Option<String>, deploy::Deployed)>;
+
+/// The table of every target's deploy, the worst exit code, and with `--rollback-on-failure all`
+/// the targets that went well sent back when another failed.
+pub async fn deployed(
+    targets: &[Target],
+    plans: &[DeployPlan],
+    outcomes: Vec<Ran<TargetDeploy>>,
+) -> FleetDeployed {
+    let start = Instant::now();
     let mut reports = Vec::new();
     let mut sessions = Vec::new();
+    let mut seconds: f64 = 0.0;
     for (target, outcome) in targets.iter().zip(outcomes) {
         let (report, connected) = target_report(target, outcome);
+        seconds = seconds.max(report.seconds);
         reports.push(report);
         sessions.push(connected);
     }
@@ -344,15 +379,41 @@ pub async fn deploy(
             rows,
             targets: reports,
             rolled_back,
-            seconds: start.elapsed().as_secs_f64(),
+            seconds: seconds + start.elapsed().as_secs_f64(),
         },
         failure,
     }
 }
 
+/// Every target not deployed, for the same reason (a release that failed before them).
+pub fn not_deployed(targets: &[Target], why: &str, exit_code: u8) -> FleetResult {
+    let reports: Vec<TargetReport> = targets
+        .iter()
+        .map(|t| TargetReport {
+            target: t.name.clone(),
+            region: t.region.clone(),
+            account: t.role_arn.as_deref().and_then(targets::role_account).map(str::to_owned),
+            verdict: "not_deployed".to_owned(),
+            exit_code: 0,
+            error: Some(why.to_owned()),
+            seconds: 0.0,
+            image: None,
+            deploy: None,
+        })
+        .collect();
+    FleetResult {
+        verdict: targets::fleet_verdict(std::iter::empty(), exit_code).to_owned(),
+        exit_code,
+        rows: rows_of(&reports),
+        targets: reports,
+        rolled_back: Vec::new(),
+        seconds: 0.0,
+    }
+}
+
 fn target_report(
     target: &Target,
-    outcome: Ran<Result<deploy::Deployed>>,
+    outcome: Ran<TargetDeploy>,
 ) -> (TargetReport, Option<Arc<Connected>>) {
     let mut report = TargetReport {
         target: target.name.clone(),
@@ -366,6 +427,7 @@ fn target_report(
         exit_code: 0,
         error: None,
         seconds: 0.0,
+        image: None,
         deploy: None,
     };
     let Some((ran, seconds)) = outcome else {
@@ -391,7 +453,8 @@ fn target_report(
                     fail(&mut report, &e);
                     report.verdict = verdict_for(&e).as_str().to_owned();
                 }
-                Ok(d) => {
+                Ok((image, d)) => {
+                    report.image = image;
                     report.verdict = d.result.verdict.as_str().to_owned();
                     if let Some(e) = &d.failure {
                         fail(&mut report, e);

@@ -955,7 +955,29 @@ pub async fn push(
     request: &PushRequest,
     state_path: &Path,
 ) -> Result<PushResult> {
-    State::check_writable(state_path)?;
+    push_recorded(session, request, state_path, true).await
+}
+
+/// The image the state file records, pushed to another repository (one target's of several) as
+/// `push` does, verified, without recording that push: the state keeps the build's own push, so a
+/// re-run still finds what it built.
+pub async fn push_copy(
+    session: &Session,
+    request: &PushRequest,
+    state_path: &Path,
+) -> Result<PushResult> {
+    push_recorded(session, request, state_path, false).await
+}
+
+async fn push_recorded(
+    session: &Session,
+    request: &PushRequest,
+    state_path: &Path,
+    record: bool,
+) -> Result<PushResult> {
+    if record {
+        State::check_writable(state_path)?;
+    }
     let built = State::load(state_path)?.build;
     let (repo, tags) = push_target(request, built.as_ref(), state_path)?;
     if request.create_repository {
@@ -1004,7 +1026,10 @@ pub async fn push(
         digest: digest.clone(),
         image: image.clone(),
     };
-    let saved = State::update(state_path, |state| {
+    let saved = if !record {
+        Ok(())
+    } else {
+        State::update(state_path, |state| {
         if state.build.as_ref().map(|b| &b.image_id) != built.as_ref().map(|b| &b.image_id) {
             warn!(
                 "another build recorded itself in `{}` during this push; the push of {image} is recorded beside it",
@@ -1012,7 +1037,8 @@ pub async fn push(
             );
         }
         state.push = Some(pushed);
-    });
+        })
+    };
     info!("pushed {image}");
     Ok(PushResult {
         repository: repo.name,

@@ -23,6 +23,7 @@ pub mod deploy;
 pub mod deployments;
 pub mod doctor;
 pub mod fleet;
+pub mod fleet_release;
 pub mod image;
 pub mod logtail;
 pub mod pace;

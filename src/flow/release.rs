@@ -49,6 +49,9 @@ pub struct ReleasePlan {
     pub before_deploy: Option<BeforeDeploy>,
     pub dry_run: DryRun,
     pub state: PathBuf,
+    /// The image is for several targets, checked and deployed by `fleet_release` around this
+    /// release (which then builds, pushes and writes the artifacts only).
+    pub for_targets: bool,
 }
 
 /// `--before-deploy`: the command, run in the first released container of the new revision, as
@@ -118,9 +121,17 @@ pub struct ReleaseResult {
     pub before_deploy: Option<RunReport>,
     /// The deploy: a revision and a verdict per service.
     pub deploy: Option<DeployResult>,
+    /// The image a dry run would push (never pushed).
+    #[serde(skip)]
+    pub planned_image: Option<String>,
 }
 
 impl ReleaseResult {
+    /// A release that did nothing (yet).
+    pub fn empty() -> Self {
+        Self::new()
+    }
+
     fn new() -> Self {
         ReleaseResult {
             steps: Vec::new(),
@@ -138,6 +149,7 @@ impl ReleaseResult {
             artifacts: None,
             before_deploy: None,
             deploy: None,
+            planned_image: None,
         }
     }
 
@@ -247,7 +259,7 @@ pub async fn release(session: &Session, plan: &ReleasePlan) -> Released {
             Err(error) => return run.fail(step, since, error),
         }
     }
-    if plan.deploy.is_none() {
+    if plan.deploy.is_none() && !plan.for_targets {
         info!("--no-deploy: nothing registered, no service updated");
         run.result.verdict = Some(DeployVerdict::NotDeployed);
     }
@@ -331,6 +343,7 @@ impl<'a> Run<'a> {
 
     fn end(mut self) -> Released {
         self.result.seconds = self.start.elapsed().as_secs_f64();
+        self.result.planned_image = self.image.as_ref().map(ToString::to_string);
         Released {
             result: self.result,
             failure: None,
@@ -345,7 +358,12 @@ impl<'a> Run<'a> {
         }
         self.check_state()?;
         let Some(deploy) = &self.deploy else {
-            return Ok(Done::Done("--no-deploy: no service to check".to_owned()));
+            let detail = if self.plan.for_targets {
+                "every target checked first"
+            } else {
+                "--no-deploy: no service to check"
+            };
+            return Ok(Done::Done(detail.to_owned()));
         };
         // Bounded by --timeout and ended by a signal, as every AWS call of the deploy is.
         let aws = self.session.aws().await?;
@@ -599,19 +617,7 @@ impl<'a> Run<'a> {
                 "register without a checked deploy: a release step ran out of order",
             ));
         };
-        for (target, (_, loaded)) in deploy.services.iter_mut().zip(&checked.services) {
-            let names = container_names(&loaded.document);
-            target.changes.images.extend(
-                self.plan
-                    .containers
-                    .iter()
-                    .filter(|c| names.contains(c))
-                    .map(|c| ImageSpec {
-                        container: Some(c.clone()),
-                        image: image.clone(),
-                    }),
-            );
-        }
+        give_image(deploy, &checked, &self.plan.containers, &image);
         let aws = self.session.aws().await?;
         let deadline = tokio::time::Instant::now() + deploy.wait.timeout;
         let registering = deploy::register(self.session, deploy, checked);
@@ -720,9 +726,30 @@ impl<'a> Run<'a> {
     }
 }
 
+/// Each service's changes get `image` for the released containers its task definition has.
+pub(crate) fn give_image(
+    deploy: &mut DeployPlan,
+    checked: &Checked,
+    containers: &[String],
+    image: &ImageRef,
+) {
+    for (target, (_, loaded)) in deploy.services.iter_mut().zip(&checked.services) {
+        let names = container_names(&loaded.document);
+        target.changes.images.extend(
+            containers
+                .iter()
+                .filter(|c| names.contains(c))
+                .map(|c| ImageSpec {
+                    container: Some(c.clone()),
+                    image: image.clone(),
+                }),
+        );
+    }
+}
+
 /// Each service has at least one of the --container names, and each name is in at least one
 /// service's task definition.
-fn check_containers(containers: &[String], deploy: &DeployPlan, checked: &Checked) -> Result<()> {
+pub(crate) fn check_containers(containers: &[String], deploy: &DeployPlan, checked: &Checked) -> Result<()> {
     if let [(_, loaded)] = checked.services.as_slice() {
         let names = container_names(&loaded.document);
         if let Some(missing) = containers.iter().find(|c| !names.contains(c)) {

@@ -389,3 +389,86 @@ fn bad_target_lists_are_refused_before_any_call() {
     .expect_code(2)
     .stderr_has("is not an IAM role ARN");
 }
+
+/// The stack's ECR look-alikes for both accounts in both regions.
+fn require_ecr_everywhere() -> bool {
+    let up = ["123456789012", "210987654321"].iter().all(|account| {
+        ["us-east-1", "eu-west-1"].iter().all(|region| {
+            let host = format!("{account}.dkr.ecr.{region}.amazonaws.com");
+            std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), 443))
+                .ok()
+                .and_then(|mut a| a.next())
+                .is_some_and(|a| {
+                    a.ip().is_loopback()
+                        && std::net::TcpStream::connect_timeout(
+                            &a,
+                            std::time::Duration::from_secs(2),
+                        )
+                        .is_ok()
+                })
+        })
+    });
+    require_moto()
+        && require_docker()
+        && require_service("the ECR look-alikes of two accounts in two regions", up, "ci/stack up")
+}
+
+#[test]
+fn a_release_to_two_regions_in_two_accounts_pins_each_target_to_its_own_repository_by_one_digest() {
+    if !require_ecr_everywhere() {
+        return;
+    }
+    let (cluster, before) = four_targets();
+    let name = unique("fleet-api");
+    let repo = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}");
+    let ctx = context(&[("Dockerfile", "FROM busybox:stable\nLABEL app=fleet\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let imagedefs = dir.path().join("imagedefinitions.json");
+    let done = ecs_ship_run(&[
+        "release", "--context", ctx.path().to_str().unwrap(), "--repository", &repo,
+        "--create-repository", "--container", "api",
+        "--region", "us-east-1", "--region", "eu-west-1",
+        "--role-arn", ROLES[0], "--role-arn", ROLES[1],
+        "--cluster", &cluster, "--service", "web",
+        "--state", state.to_str().unwrap(), "--imagedefs", imagedefs.to_str().unwrap(),
+        "--poll-interval", "1s", "--timeout", "120s", "--output", "json",
+    ])
+    .expect_code(0);
+    let report = done.json();
+    let image = report["release"]["image"].as_str().unwrap().to_owned();
+    let digest = image.split_once('@').unwrap().1.to_owned();
+    assert!(image.starts_with(&format!("{repo}@sha256:")), "{report:#}");
+    assert_eq!(report["deploy"]["verdict"], "stable", "{report:#}");
+    // imagedefinitions.json names the --repository's image.
+    let defs = std::fs::read_to_string(&imagedefs).unwrap();
+    assert!(defs.contains(&image), "{defs}");
+
+    let after = world_script(&["inspect", &moto_url(), &cluster]);
+    for account in ["123456789012", "210987654321"] {
+        for region in ["us-east-1", "eu-west-1"] {
+            let key = format!("{account}/{region}");
+            let t = &after[&key];
+            assert_ne!(t["task_definition"], before[&key], "{key} was not deployed");
+            assert_eq!(
+                t["image"],
+                format!("{account}.dkr.ecr.{region}.amazonaws.com/{name}@{digest}"),
+                "{key}: pinned to its own repository by the one digest"
+            );
+            assert_eq!(t["awslogs_region"], region, "{key}");
+        }
+    }
+    // The target's registry holds the image by that digest (ECR in the target's account and region).
+    let how: Vec<&str> = report["deploy"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["image"].as_str().unwrap())
+        .collect();
+    assert!(how[0].ends_with("(the --repository)"), "{how:?}");
+    assert!(how[1..].iter().all(|h| h.ends_with("(pushed, verified)")), "{how:?}");
+    // The state file still records the push to --repository: a re-run finds what it built.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(state["push"]["image"], image, "{state:#}");
+}
