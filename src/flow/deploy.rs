@@ -201,14 +201,6 @@ pub fn check_distinct<'a>(services: impl IntoIterator<Item = &'a str>) -> Result
     Ok(())
 }
 
-/// The service, checked to be deployable: ACTIVE, with the ECS deployment controller.
-pub async fn target(session: &Session, cluster: &str, service: &str) -> Result<ServiceInfo> {
-    let info = aws::ecs::describe_service(session.aws().await?, cluster, service).await?;
-    rollout::check_deployable(service, &info.status, &info.deployment_controller)
-        .map_err(|refusal| Error::input_with(refusal.to_string(), refusal))?;
-    Ok(info)
-}
-
 /// The task definition a service's deploy starts from; for the service's own revision, the one
 /// `target` read.
 async fn load_for(
@@ -232,8 +224,27 @@ pub async fn check(session: &Session, plan: &DeployPlan) -> Result<Checked> {
         return Err(Error::input("no --service to deploy"));
     }
     check_distinct(plan.services.iter().map(|s| s.service.as_str()))?;
-    let services = try_join_all(plan.services.iter().map(|t| async move {
-        let service = target(session, &plan.cluster, &t.service).await?;
+    // One DescribeServices per ten services (its limit), not one per service.
+    let names: Vec<String> = plan.services.iter().map(|s| s.service.clone()).collect();
+    let aws = session.aws().await?;
+    let mut described = aws::ecs::describe_services(aws, &plan.cluster, &names).await?;
+    let mut infos = Vec::new();
+    for t in &plan.services {
+        let at = described
+            .iter()
+            .position(|(info, _)| info.service == t.service)
+            .ok_or_else(|| {
+                Error::remote(format!(
+                    "DescribeServices did not return service `{}` of cluster `{}`",
+                    t.service, plan.cluster
+                ))
+            })?;
+        let (info, _) = described.swap_remove(at);
+        rollout::check_deployable(&t.service, &info.status, &info.deployment_controller)
+            .map_err(|refusal| Error::input_with(refusal.to_string(), refusal))?;
+        infos.push(info);
+    }
+    let services = try_join_all(plan.services.iter().zip(infos).map(|(t, service)| async move {
         if service.express {
             rollout::check_express(&t.service, &express_ask(plan, t))
                 .map_err(|refusal| Error::input_with(refusal.to_string(), refusal))?;
