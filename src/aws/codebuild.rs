@@ -159,38 +159,55 @@ pub struct StartOptions {
     pub buildspec: Option<String>,
 }
 
+/// The environment overrides as StartBuild and StartBuildBatch take them.
+fn env_overrides(options: &StartOptions) -> Result<Vec<EnvironmentVariable>> {
+    options
+        .env
+        .iter()
+        .map(|(name, value)| {
+            EnvironmentVariable::builder()
+                .name(name)
+                .value(value)
+                .r#type(EnvironmentVariableType::Plaintext)
+                .build()
+                .map_err(|e| Error::internal_with("an environment override did not build", e))
+        })
+        .collect()
+}
+
+/// A start refused, saying what it means: no such project, or the permission it needs.
+fn start_error(
+    options: &StartOptions,
+    permission: &str,
+    e: impl std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+) -> Error {
+    let missing = e.code() == Some("ResourceNotFoundException");
+    remote(
+        if missing {
+            format!(
+                "CodeBuild project `{}` does not exist (in this account and region)",
+                options.project
+            )
+        } else {
+            format!(
+                "failed to start a build of CodeBuild project `{}` (the caller needs codebuild:{permission})",
+                options.project
+            )
+        },
+        e,
+    )
+}
+
 pub async fn start(aws: &Aws, options: &StartOptions) -> Result<BuildInfo> {
-    let mut request = client(aws)
+    let out = client(aws)
         .start_build()
         .project_name(&options.project)
         .set_source_version(options.source_version.clone())
-        .set_buildspec_override(options.buildspec.clone());
-    for (name, value) in &options.env {
-        let variable = EnvironmentVariable::builder()
-            .name(name)
-            .value(value)
-            .r#type(EnvironmentVariableType::Plaintext)
-            .build()
-            .map_err(|e| Error::internal_with("an environment override did not build", e))?;
-        request = request.environment_variables_override(variable);
-    }
-    let out = request.send().await.map_err(|e| {
-        let missing = e.code() == Some("ResourceNotFoundException");
-        remote(
-            if missing {
-                format!(
-                    "CodeBuild project `{}` does not exist (in this account and region)",
-                    options.project
-                )
-            } else {
-                format!(
-                    "failed to start a build of CodeBuild project `{}` (the caller needs codebuild:StartBuild)",
-                    options.project
-                )
-            },
-            e,
-        )
-    })?;
+        .set_buildspec_override(options.buildspec.clone())
+        .set_environment_variables_override(Some(env_overrides(options)?).filter(|v| !v.is_empty()))
+        .send()
+        .await
+        .map_err(|e| start_error(options, "StartBuild", e))?;
     out.build_value()
         .map(convert)
         .ok_or_else(|| Error::remote("StartBuild answered without a build"))
@@ -217,6 +234,99 @@ pub async fn stop(aws: &Aws, id: &str) -> Result<BuildInfo> {
     out.build_value()
         .map(convert)
         .ok_or_else(|| Error::remote("StopBuild answered without a build"))
+}
+
+/// A batch build (StartBuildBatch): its status and its legs (build groups).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BatchInfo {
+    pub id: String,
+    pub arn: Option<String>,
+    pub status: String,
+    pub current_phase: Option<String>,
+    pub source_version: Option<String>,
+    pub legs: Vec<Leg>,
+}
+
+/// One leg of a batch: a build group of the build list, matrix or graph.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Leg {
+    pub identifier: String,
+    pub depends_on: Vec<String>,
+    /// The leg's build, once started: its id (`project:uuid`) and status.
+    pub build_id: Option<String>,
+    pub build_status: Option<String>,
+    /// A failure of this leg does not fail the batch.
+    pub ignore_failure: bool,
+}
+
+pub async fn start_batch(aws: &Aws, options: &StartOptions) -> Result<BatchInfo> {
+    let out = client(aws)
+        .start_build_batch()
+        .project_name(&options.project)
+        .set_source_version(options.source_version.clone())
+        .set_buildspec_override(options.buildspec.clone())
+        .set_environment_variables_override(Some(env_overrides(options)?).filter(|v| !v.is_empty()))
+        .send()
+        .await
+        .map_err(|e| start_error(options, "StartBuildBatch", e))?;
+    out.build_batch()
+        .map(convert_batch)
+        .ok_or_else(|| Error::remote("StartBuildBatch answered without a batch"))
+}
+
+/// The batch builds with these ids; a poll's failure is sorted as for one build.
+pub async fn batches(aws: &Aws, ids: &[String]) -> std::result::Result<Vec<BatchInfo>, PollError> {
+    let out = client(aws)
+        .batch_get_build_batches()
+        .set_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(|e| poll_error("failed to read the batch build".into(), e))?;
+    Ok(out.build_batches().iter().map(convert_batch).collect())
+}
+
+pub async fn stop_batch(aws: &Aws, id: &str) -> Result<BatchInfo> {
+    let out = client(aws)
+        .stop_build_batch()
+        .id(id)
+        .send()
+        .await
+        .map_err(|e| remote(format!("failed to stop batch build `{id}`"), e))?;
+    out.build_batch()
+        .map(convert_batch)
+        .ok_or_else(|| Error::remote("StopBuildBatch answered without a batch"))
+}
+
+fn convert_batch(b: &aws_sdk_codebuild::types::BuildBatch) -> BatchInfo {
+    BatchInfo {
+        id: b.id().unwrap_or_default().to_owned(),
+        arn: b.arn().map(str::to_owned),
+        status: b
+            .build_batch_status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        current_phase: b.current_phase().map(str::to_owned),
+        source_version: b.source_version().map(str::to_owned),
+        legs: b
+            .build_groups()
+            .iter()
+            .map(|g| {
+                let summary = g.current_build_summary();
+                Leg {
+                    identifier: g.identifier().unwrap_or_default().to_owned(),
+                    depends_on: g.depends_on().to_vec(),
+                    // arn:aws:codebuild:REGION:ACCOUNT:build/PROJECT:UUID
+                    build_id: summary
+                        .and_then(|s| s.arn())
+                        .map(|a| a.rsplit_once(":build/").map_or(a, |(_, id)| id).to_owned()),
+                    build_status: summary
+                        .and_then(|s| s.build_status())
+                        .map(|s| s.as_str().to_owned()),
+                    ignore_failure: g.ignore_failure(),
+                }
+            })
+            .collect(),
+    }
 }
 
 fn convert(b: &aws_sdk_codebuild::types::Build) -> BuildInfo {

@@ -289,9 +289,7 @@ pub async fn verified_digest(aws: &Aws, repo: &EcrRepository, tag: &str) -> Resu
 }
 
 /// The registry's replication rules (DescribeRegistry), as `core::targets` decides with them.
-pub async fn replication_rules(
-    aws: &Aws,
-) -> Result<Vec<crate::core::targets::ReplicationRule>> {
+pub async fn replication_rules(aws: &Aws) -> Result<Vec<crate::core::targets::ReplicationRule>> {
     let out = aws.ecr().describe_registry().send().await.map_err(|e| {
         remote(
             "failed to read the registry's replication configuration (ECR DescribeRegistry)",

@@ -20,7 +20,8 @@ pub enum CodebuildCommand {
     /// repository's file), privileged mode, environment, role, source, logs and the last builds;
     /// exit 4 when something would break a release.
     Check(CheckArgs),
-    /// Start a build (overrides as given) and follow it phase by phase with its log until it ends.
+    /// Start a build (overrides as given) and follow it phase by phase with its log until it ends;
+    /// --batch starts a batch build and follows every leg.
     Start(StartArgs),
     /// Print a build's CloudWatch log.
     Logs(LogsArgs),
@@ -65,6 +66,10 @@ pub struct StartArgs {
     /// On Ctrl-C or SIGTERM, stop the build (StopBuild) instead of leaving it running.
     #[arg(long)]
     pub stop_on_interrupt: bool,
+    /// Start a batch build (StartBuildBatch: the buildspec's build list, matrix or graph) and
+    /// follow every leg, each line prefixed by its leg; the exit code is the batch's.
+    #[arg(long)]
+    pub batch: bool,
     /// How often to poll while the build changes (longer once it stays quiet).
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_poll_interval)]
     pub poll_interval: Duration,
@@ -106,6 +111,12 @@ pub async fn run(session: &Session, cmd: CodebuildCommand, out: Output) -> Resul
                     stop_on_interrupt: args.stop_on_interrupt,
                     poll_interval: args.poll_interval,
                 });
+            if args.batch {
+                let (report, failure) =
+                    crate::flow::batch::start(session, &options, follow.as_ref()).await?;
+                out.result(&report)?;
+                return failure.map_or(Ok(()), Err);
+            }
             let (report, failure) = codebuild::start(session, &options, follow.as_ref()).await?;
             out.result(&report)?;
             failure.map_or(Ok(()), Err)

@@ -282,6 +282,44 @@ pub fn verdict(status: &str, phases: &[Phase]) -> BuildVerdict {
     }
 }
 
+/// What a batch build's status means: its legs (build groups) decide, CodeBuild says the whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum BatchVerdict {
+    Running,
+    Succeeded,
+    /// FAILED, FAULT or STOPPED, with the legs that did not succeed (and were not allowed to fail).
+    Failed {
+        status: String,
+        failed_legs: Vec<String>,
+    },
+    TimedOut {
+        failed_legs: Vec<String>,
+    },
+}
+
+/// A batch's verdict from its status and each leg's (identifier, status, ignore_failure). A leg
+/// never started (its dependency failed) is not named: the one that failed is.
+pub fn batch_verdict(status: &str, legs: &[(&str, Option<&str>, bool)]) -> BatchVerdict {
+    let bad = |wanted: &[&str]| -> Vec<String> {
+        legs.iter()
+            .filter(|(_, s, ignore)| !ignore && s.is_some_and(|s| wanted.contains(&s)))
+            .map(|(id, _, _)| (*id).to_owned())
+            .collect()
+    };
+    match status {
+        "IN_PROGRESS" | "" => BatchVerdict::Running,
+        "SUCCEEDED" => BatchVerdict::Succeeded,
+        "TIMED_OUT" => BatchVerdict::TimedOut {
+            failed_legs: bad(&["TIMED_OUT", "IN_PROGRESS"]),
+        },
+        other => BatchVerdict::Failed {
+            status: other.to_owned(),
+            failed_legs: bad(&["FAILED", "FAULT", "STOPPED", "TIMED_OUT"]),
+        },
+    }
+}
+
 /// The CloudWatch Logs group and stream of a build, from its `logs` member (`groupName` and
 /// `streamName`, or else parsed from `cloudWatchLogsArn`).
 pub fn log_location(
@@ -306,6 +344,47 @@ pub fn log_location(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_names_the_legs_that_failed() {
+        let legs = [
+            ("build_amd64", Some("SUCCEEDED"), false),
+            ("build_arm64", Some("FAILED"), false),
+            ("lint", Some("FAILED"), true),
+            ("release", None, false),
+        ];
+        let cases = [
+            ("IN_PROGRESS", BatchVerdict::Running),
+            ("SUCCEEDED", BatchVerdict::Succeeded),
+            (
+                "FAILED",
+                BatchVerdict::Failed {
+                    status: "FAILED".into(),
+                    failed_legs: vec!["build_arm64".into()],
+                },
+            ),
+            (
+                "STOPPED",
+                BatchVerdict::Failed {
+                    status: "STOPPED".into(),
+                    failed_legs: vec!["build_arm64".into()],
+                },
+            ),
+        ];
+        for (status, want) in cases {
+            assert_eq!(batch_verdict(status, &legs), want, "{status}");
+        }
+        let timed = [
+            ("a", Some("IN_PROGRESS"), false),
+            ("b", Some("SUCCEEDED"), false),
+        ];
+        assert_eq!(
+            batch_verdict("TIMED_OUT", &timed),
+            BatchVerdict::TimedOut {
+                failed_legs: vec!["a".into()]
+            }
+        );
+    }
 
     #[test]
     fn buildspec_sources() {

@@ -418,7 +418,8 @@ pub fn replicated(rules: &[ReplicationRule], name: &str, account: &str, region: 
         rule.destinations
             .iter()
             .any(|(r, a)| r == region && a == account)
-            && (rule.prefixes.is_empty() || rule.prefixes.iter().any(|p| name.starts_with(p.as_str())))
+            && (rule.prefixes.is_empty()
+                || rule.prefixes.iter().any(|p| name.starts_with(p.as_str())))
     })
 }
 
@@ -678,7 +679,11 @@ mod tests {
             ("anything", "222222222222", "ap-northeast-1", true),
         ];
         for (name, account, region, want) in cases {
-            assert_eq!(replicated(&rules, name, account, region), want, "{name} {account} {region}");
+            assert_eq!(
+                replicated(&rules, name, account, region),
+                want,
+                "{name} {account} {region}"
+            );
         }
         assert!(!replicated(&[], "team/api", "111111111111", "eu-west-1"));
     }

@@ -488,7 +488,7 @@ async fn poll_build(
 }
 
 /// The error a build's verdict ends the command with, if any.
-fn failure_of(id: &str, v: &BuildVerdict) -> Option<Error> {
+pub(crate) fn build_failure(id: &str, v: &BuildVerdict) -> Option<Error> {
     let in_phase = |phase: &Option<String>| {
         phase
             .as_deref()
@@ -576,7 +576,7 @@ async fn follow_build(
     match end {
         Ok(()) => {
             let v = verdict(&build.status, &build.phases);
-            let failure = failure_of(&id, &v);
+            let failure = build_failure(&id, &v);
             let lines = if failure.is_some() {
                 last_lines
             } else {

@@ -244,20 +244,25 @@ pub async fn check(session: &Session, plan: &DeployPlan) -> Result<Checked> {
             .map_err(|refusal| Error::input_with(refusal.to_string(), refusal))?;
         infos.push(info);
     }
-    let services = try_join_all(plan.services.iter().zip(infos).map(|(t, service)| async move {
-        if service.express {
-            rollout::check_express(&t.service, &express_ask(plan, t))
-                .map_err(|refusal| Error::input_with(refusal.to_string(), refusal))?;
-        }
-        let codedeploy = if service.deployment_controller == "CODE_DEPLOY" {
-            let aws = session.aws().await?;
-            Some(super::codedeploy::target(aws, &plan.codedeploy, &service).await?)
-        } else {
-            None
-        };
-        let loaded = load_for(session, t, &service).await?;
-        Ok::<_, Error>((service, loaded, codedeploy))
-    }))
+    let services = try_join_all(
+        plan.services
+            .iter()
+            .zip(infos)
+            .map(|(t, service)| async move {
+                if service.express {
+                    rollout::check_express(&t.service, &express_ask(plan, t))
+                        .map_err(|refusal| Error::input_with(refusal.to_string(), refusal))?;
+                }
+                let codedeploy = if service.deployment_controller == "CODE_DEPLOY" {
+                    let aws = session.aws().await?;
+                    Some(super::codedeploy::target(aws, &plan.codedeploy, &service).await?)
+                } else {
+                    None
+                };
+                let loaded = load_for(session, t, &service).await?;
+                Ok::<_, Error>((service, loaded, codedeploy))
+            }),
+    )
     .await?;
     let (services, codedeploy) = services.into_iter().map(|(s, l, c)| ((s, l), c)).unzip();
     Ok(Checked {

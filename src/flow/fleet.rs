@@ -392,7 +392,11 @@ pub fn not_deployed(targets: &[Target], why: &str, exit_code: u8) -> FleetResult
         .map(|t| TargetReport {
             target: t.name.clone(),
             region: t.region.clone(),
-            account: t.role_arn.as_deref().and_then(targets::role_account).map(str::to_owned),
+            account: t
+                .role_arn
+                .as_deref()
+                .and_then(targets::role_account)
+                .map(str::to_owned),
             verdict: "not_deployed".to_owned(),
             exit_code: 0,
             error: Some(why.to_owned()),

@@ -207,8 +207,7 @@ pub async fn release(
             return (Err(Error::internal("a target was checked twice")), false);
         };
         let done = async {
-            let (image, how) =
-                image_in_target(&c, home_image, rules, plan, tags, delivery).await?;
+            let (image, how) = image_in_target(&c, home_image, rules, plan, tags, delivery).await?;
             let mut p = plans_ref[i].clone();
             release::give_image(&mut p, &ch, &plan.containers, &image);
             let registered = deploy::register(&c.session, &p, ch).await?;

@@ -1030,13 +1030,13 @@ async fn push_recorded(
         Ok(())
     } else {
         State::update(state_path, |state| {
-        if state.build.as_ref().map(|b| &b.image_id) != built.as_ref().map(|b| &b.image_id) {
-            warn!(
-                "another build recorded itself in `{}` during this push; the push of {image} is recorded beside it",
-                state_path.display()
-            );
-        }
-        state.push = Some(pushed);
+            if state.build.as_ref().map(|b| &b.image_id) != built.as_ref().map(|b| &b.image_id) {
+                warn!(
+                    "another build recorded itself in `{}` during this push; the push of {image} is recorded beside it",
+                    state_path.display()
+                );
+            }
+            state.push = Some(pushed);
         })
     };
     info!("pushed {image}");

@@ -17,6 +17,7 @@
 //! - `logtail`: following a CloudWatch Logs stream while something runs.
 
 pub mod artifacts;
+pub mod batch;
 pub mod codebuild;
 pub mod codedeploy;
 pub mod deploy;

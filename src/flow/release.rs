@@ -735,21 +735,28 @@ pub(crate) fn give_image(
 ) {
     for (target, (_, loaded)) in deploy.services.iter_mut().zip(&checked.services) {
         let names = container_names(&loaded.document);
-        target.changes.images.extend(
-            containers
-                .iter()
-                .filter(|c| names.contains(c))
-                .map(|c| ImageSpec {
-                    container: Some(c.clone()),
-                    image: image.clone(),
-                }),
-        );
+        target
+            .changes
+            .images
+            .extend(
+                containers
+                    .iter()
+                    .filter(|c| names.contains(c))
+                    .map(|c| ImageSpec {
+                        container: Some(c.clone()),
+                        image: image.clone(),
+                    }),
+            );
     }
 }
 
 /// Each service has at least one of the --container names, and each name is in at least one
 /// service's task definition.
-pub(crate) fn check_containers(containers: &[String], deploy: &DeployPlan, checked: &Checked) -> Result<()> {
+pub(crate) fn check_containers(
+    containers: &[String],
+    deploy: &DeployPlan,
+    checked: &Checked,
+) -> Result<()> {
     if let [(_, loaded)] = checked.services.as_slice() {
         let names = container_names(&loaded.document);
         if let Some(missing) = containers.iter().find(|c| !names.contains(c)) {

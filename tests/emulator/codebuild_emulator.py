@@ -13,6 +13,13 @@ Scenarios:
   timeout   CodeBuild's own timeout: BUILD ends TIMED_OUT, the build TIMED_OUT
   hang      the build stays IN_PROGRESS in BUILD for ever (for --timeout and interrupts); StopBuild
             stops it
+
+Batch builds (StartBuildBatch, BatchGetBuildBatches, StopBuildBatch): a build graph of three legs, as
+buildspec-batch.yml has them - `build_amd64` and `build_arm64` at once, then `merge_release`, which
+depends on both and starts once both SUCCEEDED. Each leg is a build as above (BatchGetBuilds and
+GetLogEvents serve it).
+  batch-succeed  every leg succeeds, the batch SUCCEEDED
+  batch-fail     `build_arm64` fails in BUILD; `merge_release` never starts; the batch FAILED
 """
 
 import json
@@ -37,15 +44,20 @@ FAILED_LINE = "error: the rollout failed: service s rolled back to web:11"
 CALLS = {}
 
 
+SERIAL = [0]
+
+
 class Build:
     def __init__(self, scenario, project, source_version, env):
         self.scenario = scenario
         self.project = project
-        self.id = f"{project}:0b4d1c2e-aaaa-bbbb-cccc-{int(time.time() * 1000) % 10**12:012d}"
+        SERIAL[0] += 1
+        self.id = f"{project}:0b4d1c2e-aaaa-bbbb-{SERIAL[0]:04d}-{int(time.time() * 1000) % 10**12:012d}"
         self.start = time.time()
         self.source_version = source_version or "refs/heads/main"
         self.env = env
         self.stopped_at = None
+        self.buildspec_override = None
 
     def elapsed_phases(self):
         """How many phases have ended by now."""
@@ -117,8 +129,69 @@ class Build:
         return lines
 
 
+LEGS = [("build_amd64", []), ("build_arm64", []), ("merge_release", ["build_amd64", "build_arm64"])]
+
+
+class Batch:
+    """A build graph: each leg a Build, started once the legs it depends on SUCCEEDED."""
+
+    def __init__(self, scenario, project, source_version, env, builds):
+        self.scenario = scenario
+        self.project = project
+        SERIAL[0] += 1
+        self.id = f"{project}:ba7c4000-aaaa-bbbb-{SERIAL[0]:04d}-{int(time.time() * 1000) % 10**12:012d}"
+        self.source_version = source_version or "refs/heads/main"
+        self.env = env
+        self.builds = builds
+        self.legs = {}
+        self.stopped = False
+        self.start = time.time()
+
+    def leg_scenario(self, name):
+        return "fail" if self.scenario == "batch-fail" and name == "build_arm64" else "succeed"
+
+    def advance(self):
+        """Starts the legs whose dependencies all SUCCEEDED."""
+        for name, deps in LEGS:
+            if name in self.legs or self.stopped:
+                continue
+            states = [self.legs[d].describe()["buildStatus"] if d in self.legs else None for d in deps]
+            if all(s == "SUCCEEDED" for s in states):
+                build = Build(self.leg_scenario(name), self.project, self.source_version, self.env)
+                self.builds[build.id] = build
+                self.legs[name] = build
+
+    def describe(self):
+        self.advance()
+        groups, statuses = [], {}
+        for name, deps in LEGS:
+            group = {"identifier": name, "dependsOn": deps, "ignoreFailure": False}
+            build = self.legs.get(name)
+            if build is not None:
+                status = build.describe()["buildStatus"]
+                statuses[name] = status
+                group["currentBuildSummary"] = {
+                    "arn": f"arn:aws:codebuild:us-east-1:{ACCOUNT}:build/{build.id}",
+                    "requestedOn": build.start, "buildStatus": status}
+            groups.append(group)
+        running = any(s == "IN_PROGRESS" for s in statuses.values())
+        failed = any(s in ("FAILED", "FAULT", "TIMED_OUT") for s in statuses.values())
+        if self.stopped:
+            status = "STOPPED"
+        elif running or (not failed and len(statuses) < len(LEGS)):
+            status = "IN_PROGRESS"
+        else:
+            status = "FAILED" if failed else "SUCCEEDED"
+        return {"id": self.id, "arn": f"arn:aws:codebuild:us-east-1:{ACCOUNT}:build-batch/{self.id}",
+                "projectName": self.project, "startTime": self.start, "buildBatchStatus": status,
+                "currentPhase": "SUCCEEDED" if status == "SUCCEEDED" else "IN_PROGRESS" if status == "IN_PROGRESS" else "FAILED",
+                "sourceVersion": self.source_version, "complete": status != "IN_PROGRESS",
+                "buildGroups": groups}
+
+
 def serve(scenario):
     builds = {}
+    batches = {}
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -145,6 +218,24 @@ def serve(scenario):
                     build.buildspec_override = request.get("buildspecOverride")
                     builds[build.id] = build
                     return self.answer(200, {"build": build.describe()})
+                if op == "StartBuildBatch":
+                    env = {v["name"]: v.get("value", "") for v in request.get("environmentVariablesOverride", [])}
+                    batch = Batch(scenario, request["projectName"], request.get("sourceVersion"), env, builds)
+                    batches[batch.id] = batch
+                    return self.answer(200, {"buildBatch": batch.describe()})
+                if op == "BatchGetBuildBatches":
+                    found = [batches[i].describe() for i in request.get("ids", []) if i in batches]
+                    missing = [i for i in request.get("ids", []) if i not in batches]
+                    return self.answer(200, {"buildBatches": found, "buildBatchesNotFound": missing})
+                if op == "StopBuildBatch":
+                    batch = batches.get(request.get("id"))
+                    if batch is None:
+                        return self.answer(400, {"__type": "ResourceNotFoundException", "message": "no such batch"})
+                    batch.stopped = True
+                    for build in batch.legs.values():
+                        if build.describe()["buildStatus"] == "IN_PROGRESS":
+                            build.stopped_at = time.time()
+                    return self.answer(200, {"buildBatch": batch.describe()})
                 if op == "BatchGetBuilds":
                     found = [builds[i].describe() for i in request.get("ids", []) if i in builds]
                     missing = [i for i in request.get("ids", []) if i not in builds]

@@ -416,3 +416,88 @@ fn check_reads_the_buildspec_as_codebuild_would() {
             .stderr_has("would break a release");
     }
 }
+
+#[test]
+fn start_batch_follows_every_leg_and_ends_with_the_batchs_verdict() {
+    let Some(emulator) = codebuild_emulator("batch-succeed") else {
+        return;
+    };
+    let done = run(&mut start(&emulator, &["--batch"])).expect_code(0);
+    // Every leg's phases and log lines, prefixed by its leg; the merge leg after both builds.
+    for leg in ["build_amd64", "build_arm64", "merge_release"] {
+        assert!(
+            done.stderr.contains(&format!("[{leg}] phase BUILD")),
+            "{leg}: {}",
+            done.stderr
+        );
+        assert!(
+            done.stderr
+                .contains(&format!("[{leg}] [Container] Entering phase BUILD")),
+            "{leg}: {}",
+            done.stderr
+        );
+    }
+    let first_merge = done.stderr.find("[merge_release] started build").unwrap();
+    let last_arm = done.stderr.find("[build_arm64] phase COMPLETED").unwrap();
+    assert!(last_arm < first_merge, "{}", done.stderr);
+    assert!(
+        done.stdout.contains("status    SUCCEEDED"),
+        "{}",
+        done.stdout
+    );
+    let calls = emulator.calls();
+    assert_eq!(calls["StartBuildBatch"], 1, "{calls}");
+    // One BatchGetBuilds per poll for every leg at once: never more than the batch's polls (+1 last).
+    let batch_polls = calls["BatchGetBuildBatches"].as_u64().unwrap();
+    let build_polls = calls["BatchGetBuilds"].as_u64().unwrap();
+    assert!(build_polls <= batch_polls + 1, "{calls}");
+}
+
+#[test]
+fn a_batch_with_a_failed_leg_names_it_with_its_context_and_last_lines_and_exits_4() {
+    let Some(emulator) = codebuild_emulator("batch-fail") else {
+        return;
+    };
+    let done = run(&mut start(&emulator, &["--batch", "--output", "json"]))
+        .expect_code(4)
+        .stderr_has("leg `build_arm64`")
+        .stderr_has("COMMAND_EXECUTION_ERROR");
+    let report = done.json();
+    assert_eq!(report["batch"]["status"], "FAILED", "{report:#}");
+    assert_eq!(
+        report["failed_legs"],
+        serde_json::json!(["build_arm64"]),
+        "{report:#}"
+    );
+    let legs = report["legs"].as_array().unwrap();
+    assert_eq!(legs.len(), 3, "{report:#}");
+    assert!(
+        legs[2].get("build").is_none(),
+        "merge_release never started: {report:#}"
+    );
+    assert!(
+        legs[1]["last_log_lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("error: the rollout failed")),
+        "{report:#}"
+    );
+    let text = run(&mut start(&emulator, &["--batch"])).expect_code(4);
+    assert!(
+        text.stdout
+            .contains("merge_release  not started (depends on build_amd64, build_arm64)"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("last log lines of build_arm64:"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("error: the rollout failed"),
+        "the failed leg's last lines: {}",
+        text.stdout
+    );
+}

@@ -410,7 +410,11 @@ fn require_ecr_everywhere() -> bool {
     });
     require_moto()
         && require_docker()
-        && require_service("the ECR look-alikes of two accounts in two regions", up, "ci/stack up")
+        && require_service(
+            "the ECR look-alikes of two accounts in two regions",
+            up,
+            "ci/stack up",
+        )
 }
 
 #[test]
@@ -426,13 +430,36 @@ fn a_release_to_two_regions_in_two_accounts_pins_each_target_to_its_own_reposito
     let state = dir.path().join("state.json");
     let imagedefs = dir.path().join("imagedefinitions.json");
     let done = ecs_ship_run(&[
-        "release", "--context", ctx.path().to_str().unwrap(), "--repository", &repo,
-        "--create-repository", "--container", "api",
-        "--region", "us-east-1", "--region", "eu-west-1",
-        "--role-arn", ROLES[0], "--role-arn", ROLES[1],
-        "--cluster", &cluster, "--service", "web",
-        "--state", state.to_str().unwrap(), "--imagedefs", imagedefs.to_str().unwrap(),
-        "--poll-interval", "1s", "--timeout", "120s", "--output", "json",
+        "release",
+        "--context",
+        ctx.path().to_str().unwrap(),
+        "--repository",
+        &repo,
+        "--create-repository",
+        "--container",
+        "api",
+        "--region",
+        "us-east-1",
+        "--region",
+        "eu-west-1",
+        "--role-arn",
+        ROLES[0],
+        "--role-arn",
+        ROLES[1],
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--state",
+        state.to_str().unwrap(),
+        "--imagedefs",
+        imagedefs.to_str().unwrap(),
+        "--poll-interval",
+        "1s",
+        "--timeout",
+        "120s",
+        "--output",
+        "json",
     ])
     .expect_code(0);
     let report = done.json();
@@ -466,7 +493,10 @@ fn a_release_to_two_regions_in_two_accounts_pins_each_target_to_its_own_reposito
         .map(|t| t["image"].as_str().unwrap())
         .collect();
     assert!(how[0].ends_with("(the --repository)"), "{how:?}");
-    assert!(how[1..].iter().all(|h| h.ends_with("(pushed, verified)")), "{how:?}");
+    assert!(
+        how[1..].iter().all(|h| h.ends_with("(pushed, verified)")),
+        "{how:?}"
+    );
     // The state file still records the push to --repository: a re-run finds what it built.
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
