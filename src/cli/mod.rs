@@ -85,6 +85,10 @@ pub enum Command {
     /// a build's log.
     #[command(subcommand)]
     Codebuild(commands::codebuild::CodebuildCommand),
+    /// Image indexes: `manifest create REPO:TAG IMAGE...` assembles per-platform images pushed by
+    /// separate builds into one.
+    #[command(subcommand)]
+    Manifest(commands::manifest::ManifestCommand),
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     Completions(commands::completions::CompletionsArgs),
     /// Print the manual page (roff): `ecs-ship man > ecs-ship.1`.

@@ -9,6 +9,7 @@ pub mod deployment;
 pub mod digest;
 pub mod doctor;
 pub mod imagedefs;
+pub mod manifest;
 pub mod push;
 pub mod rehearse;
 pub mod release;
@@ -75,6 +76,7 @@ pub async fn run(cli: Cli, out: Output) -> Result<()> {
         Command::Status(args) => status::run(session, &args, out).await,
         Command::Run(args) => run::run(session, &args, out).await,
         Command::Codebuild(cmd) => codebuild::run(session, cmd, out).await,
+        Command::Manifest(cmd) => manifest::run(session, cmd, out).await,
         Command::Rehearse(args) => rehearse::run(session, &args, out).await,
         Command::Completions(args) => completions::run(&args),
         Command::Man => completions::man(),

@@ -66,6 +66,13 @@ pub struct ReleaseArgs {
     #[arg(long)]
     pub rebuild: bool,
 
+    /// Build nothing: assemble the images separate builds pushed for these platforms (e.g. the
+    /// native x86 and ARM legs of a CodeBuild batch) as <repository>:<tag>-<os>-<arch> into one
+    /// verified index under <tag> (the first --tag), and release that.
+    #[arg(long, value_name = "PLATFORMS", requires = "tags", conflicts_with_all = ["platform", "rebuild"],
+          value_parser = parse_platforms)]
+    pub merge_platforms: Option<String>,
+
     /// The Dockerfile (relative to the working directory) [default: <context>/Dockerfile].
     #[arg(long, value_name = "PATH")]
     pub dockerfile: Option<PathBuf>,
@@ -173,8 +180,19 @@ impl ReleaseArgs {
             dry_run: self.register.dry_run_mode(),
             state: self.state.path.clone(),
             for_targets: false,
+            merge_platforms: match &self.merge_platforms {
+                Some(list) => {
+                    crate::core::platform::Platform::parse_list(list).map_err(Error::input)?
+                }
+                None => Vec::new(),
+            },
         })
     }
+}
+
+/// `linux/amd64,linux/arm64`, checked.
+fn parse_platforms(s: &str) -> std::result::Result<String, String> {
+    crate::core::platform::Platform::parse_list(s).map(|_| s.to_owned())
 }
 
 pub async fn run(session: &Session, args: &ReleaseArgs, out: Output) -> Result<()> {

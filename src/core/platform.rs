@@ -288,9 +288,200 @@ pub fn check(
     })
 }
 
+/// A manifest an index is assembled from (`manifest create`, `release --merge-platforms`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Child {
+    /// One image: its config blob (to read its platform from) and its media type.
+    Image { config: String, media_type: String },
+    /// An index already: its platform entries (attestations left out), taken over as they are.
+    Index(Vec<IndexEntry>),
+}
+
+/// What a fetched manifest is, for assembling an index from it.
+pub fn child_of(manifest: &Value) -> Result<Child, String> {
+    if let Some(entries) = manifest.get("manifests").and_then(Value::as_array) {
+        let mut out = Vec::new();
+        for e in entries {
+            let Some(platform) = e.get("platform").and_then(config_platform) else {
+                continue;
+            };
+            if platform.os == "unknown" {
+                continue;
+            }
+            let digest = e
+                .get("digest")
+                .and_then(Value::as_str)
+                .ok_or("an index entry without a digest")?;
+            let size = e
+                .get("size")
+                .and_then(Value::as_u64)
+                .ok_or("an index entry without a size")?;
+            let media_type = e
+                .get("mediaType")
+                .and_then(Value::as_str)
+                .ok_or("an index entry without a mediaType")?;
+            out.push(IndexEntry {
+                platform,
+                digest: digest.to_owned(),
+                size: usize::try_from(size).map_err(|_| "an index entry too large")?,
+                media_type: media_type.to_owned(),
+            });
+        }
+        return Ok(Child::Index(out));
+    }
+    let config = manifest
+        .get("config")
+        .and_then(|c| c.get("digest"))
+        .and_then(Value::as_str)
+        .ok_or("neither an image manifest (no config) nor an index (no manifests)")?;
+    let media_type = manifest
+        .get("mediaType")
+        .and_then(Value::as_str)
+        .unwrap_or("application/vnd.docker.distribution.manifest.v2+json");
+    Ok(Child::Image {
+        config: config.to_owned(),
+        media_type: media_type.to_owned(),
+    })
+}
+
+/// The entries of one index: each platform once (two images for one platform is a mistake, not a
+/// choice to make silently), in the order given.
+pub fn merge_entries(entries: Vec<IndexEntry>) -> Result<Vec<IndexEntry>, String> {
+    let mut out: Vec<IndexEntry> = Vec::new();
+    for e in entries {
+        if let Some(same) = out.iter().find(|o| o.platform == e.platform) {
+            if same.digest == e.digest {
+                continue;
+            }
+            return Err(format!(
+                "two images for {}: {} and {}; give one per platform",
+                e.platform, same.digest, e.digest
+            ));
+        }
+        out.push(e);
+    }
+    if out.is_empty() {
+        return Err("no platform image to assemble".to_owned());
+    }
+    Ok(out)
+}
+
+/// Where one image of an index comes from, as given on the command line: a digest in the index's
+/// repository (`sha256:...`, `REPO@sha256:...`) or a tag of it (`REPO:TAG`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceRef {
+    Digest(String),
+    Tag(String),
+}
+
+/// Reads a source of `manifest create REPO:TAG SOURCE...`: an index can only list manifests of its
+/// own repository, so a source in another repository is refused, saying so.
+pub fn parse_source(repository: &str, source: &str) -> Result<SourceRef, String> {
+    let is_digest = |d: &str| {
+        d.strip_prefix("sha256:")
+            .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    if is_digest(source) {
+        return Ok(SourceRef::Digest(source.to_owned()));
+    }
+    if source.starts_with("sha256:") {
+        return Err(format!(
+            "`{source}` is not a digest: sha256: and 64 hex digits"
+        ));
+    }
+    let image = super::image_ref::ImageRef::parse(source).map_err(|e| e.to_string())?;
+    if image.name != repository {
+        return Err(format!(
+            "`{source}` is in {}, not in {repository}: an index lists manifests of its own repository only (push the image there first)",
+            image.name
+        ));
+    }
+    match (image.digest, image.tag) {
+        (Some(d), _) => Ok(SourceRef::Digest(d)),
+        (None, Some(t)) => Ok(SourceRef::Tag(t)),
+        (None, None) => Err(format!(
+            "`{source}` names no image: give REPO:TAG, REPO@sha256:... or sha256:..."
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_children_of_an_index_are_images_or_indexes() {
+        let image = serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"digest": "sha256:c0"}, "layers": []});
+        assert_eq!(
+            child_of(&image).unwrap(),
+            Child::Image {
+                config: "sha256:c0".into(),
+                media_type: "application/vnd.oci.image.manifest.v1+json".into()
+            }
+        );
+        let index = serde_json::json!({"manifests": [
+            {"digest": "sha256:a", "size": 10, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "platform": {"os": "linux", "architecture": "arm64"}},
+            {"digest": "sha256:att", "size": 5, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "platform": {"os": "unknown", "architecture": "unknown"}}]});
+        let Child::Index(entries) = child_of(&index).unwrap() else {
+            panic!("an index")
+        };
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].platform.to_string(), "linux/arm64");
+        assert!(child_of(&serde_json::json!({"layers": []})).is_err());
+    }
+
+    #[test]
+    fn one_image_per_platform() {
+        let e = |p: &str, d: &str| IndexEntry {
+            platform: Platform::parse(p).unwrap(),
+            digest: d.into(),
+            size: 1,
+            media_type: "m".into(),
+        };
+        let merged = merge_entries(vec![
+            e("linux/amd64", "sha256:a"),
+            e("linux/arm64", "sha256:b"),
+            e("linux/amd64", "sha256:a"),
+        ])
+        .unwrap();
+        assert_eq!(merged.len(), 2);
+        let err = merge_entries(vec![
+            e("linux/amd64", "sha256:a"),
+            e("linux/amd64", "sha256:c"),
+        ])
+        .unwrap_err();
+        assert!(err.contains("two images for linux/amd64"), "{err}");
+        assert!(merge_entries(vec![]).is_err());
+    }
+
+    #[test]
+    fn sources_of_an_index() {
+        let repo = "127.0.0.1:5000/api";
+        let d = format!("sha256:{}", "a".repeat(64));
+        let cases: Vec<(String, Result<SourceRef, &str>)> = vec![
+            (d.clone(), Ok(SourceRef::Digest(d.clone()))),
+            (format!("{repo}@{d}"), Ok(SourceRef::Digest(d.clone()))),
+            (
+                format!("{repo}:v1-linux-arm64"),
+                Ok(SourceRef::Tag("v1-linux-arm64".into())),
+            ),
+            (
+                format!("127.0.0.1:5000/other@{d}"),
+                Err("not in 127.0.0.1:5000/api"),
+            ),
+            ("sha256:abc".into(), Err("is not a digest")),
+        ];
+        for (source, want) in cases {
+            match (parse_source(repo, &source), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{source}"),
+                (Err(e), Err(want)) => assert!(e.contains(want), "{source}: {e}"),
+                (got, want) => panic!("{source}: {got:?} vs {want:?}"),
+            }
+        }
+    }
     use serde_json::json;
 
     #[test]

@@ -5,12 +5,15 @@
 //! and the image index over them is assembled here, put to the registry under every tag, and
 //! verified by its bytes: the digest recorded, pinned and deployed is the index's.
 
+use std::fmt;
+
+use serde::Serialize;
 use tracing::info;
 
 use super::Session;
 use super::image::{self, Access, PushRequest};
 use crate::core::image_ref::ImageRef;
-use crate::core::platform::{self, IndexEntry, Platform};
+use crate::core::platform::{self, Child, IndexEntry, Platform, SourceRef};
 use crate::error::{Error, Result};
 use crate::registry;
 use crate::state::PlatformImage;
@@ -96,6 +99,121 @@ pub async fn push_index(
             .join(", ")
     );
     Ok(digest)
+}
+
+/// An index assembled from per-platform images already in the registry (pushed by separate
+/// builds, e.g. the native x86 and ARM legs of a CodeBuild batch).
+#[derive(Debug, Clone, Serialize)]
+pub struct Merged {
+    /// `repository@sha256:...` of the index: what to deploy.
+    pub image: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub platforms: Vec<MergedPlatform>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MergedPlatform {
+    pub platform: String,
+    pub digest: String,
+}
+
+impl fmt::Display for Merged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.image)?;
+        for p in &self.platforms {
+            writeln!(f, "  {:<14} {}", p.platform, p.digest)?;
+        }
+        Ok(())
+    }
+}
+
+impl crate::output::Report for Merged {
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            ("image", self.image.clone()),
+            ("digest", self.digest.clone()),
+        ];
+        if let Some(tag) = self.tags.first() {
+            out.push(("image-tag", tag.clone()));
+        }
+        out
+    }
+}
+
+/// Assembles the images `sources` name (each verified by its bytes, its platform read from its
+/// config; an index among them gives its platforms) into one index, puts it under every tag of
+/// `repo`, and verifies it as a built index is verified.
+pub async fn merge(
+    session: &Session,
+    repo: &ImageRef,
+    tags: &[String],
+    sources: &[SourceRef],
+) -> Result<Merged> {
+    if tags.is_empty() {
+        return Err(Error::input("no tag to put the index under: give REPO:TAG"));
+    }
+    let access = image::credentials_for(session, repo).await?;
+    let creds = access.credentials.as_ref();
+    let mut entries = Vec::new();
+    for source in sources {
+        let reference = match source {
+            SourceRef::Digest(d) | SourceRef::Tag(d) => d.as_str(),
+        };
+        let manifest = registry::fetch_manifest(repo, reference, creds).await?;
+        let at = format!("{}@{}", repo.name, manifest.digest);
+        let value: serde_json::Value = serde_json::from_slice(&manifest.bytes)
+            .map_err(|e| Error::remote_with(format!("the manifest of {at} is not JSON"), e))?;
+        match platform::child_of(&value).map_err(|e| Error::input(format!("{at}: {e}")))? {
+            Child::Index(list) => entries.extend(list),
+            Child::Image { config, media_type } => {
+                let blob = registry::fetch_blob(repo, &config, creds).await?;
+                let config: serde_json::Value = serde_json::from_slice(&blob).map_err(|e| {
+                    Error::remote_with(format!("the config of {at} is not JSON"), e)
+                })?;
+                let p = platform::config_platform(&config).ok_or_else(|| {
+                    Error::input(format!(
+                        "{at}: its config names no os/architecture, so it cannot stand for a platform"
+                    ))
+                })?;
+                info!("{p}: {at}");
+                entries.push(IndexEntry {
+                    platform: p,
+                    digest: manifest.digest.clone(),
+                    size: manifest.bytes.len(),
+                    media_type,
+                });
+            }
+        }
+    }
+    let entries = platform::merge_entries(entries).map_err(Error::input)?;
+    let (bytes, media_type) = platform::render_index(&entries);
+    let mut digest = String::new();
+    for tag in tags {
+        digest = registry::put_manifest(repo, tag, &bytes, media_type, creds).await?;
+    }
+    verify(session, repo, tags, &digest, &entries).await?;
+    info!(
+        "assembled the index {}@{digest} over {}",
+        repo.name,
+        entries
+            .iter()
+            .map(|e| e.platform.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(Merged {
+        image: format!("{}@{digest}", repo.name),
+        digest,
+        tags: tags.to_vec(),
+        platforms: entries
+            .iter()
+            .map(|e| MergedPlatform {
+                platform: e.platform.to_string(),
+                digest: e.digest.clone(),
+            })
+            .collect(),
+    })
 }
 
 /// The first tag resolves to the index by its bytes, and the index lists exactly the platforms

@@ -52,6 +52,9 @@ pub struct ReleasePlan {
     /// The image is for several targets, checked and deployed by `fleet_release` around this
     /// release (which then builds, pushes and writes the artifacts only).
     pub for_targets: bool,
+    /// `--merge-platforms`: no build; the images separate builds pushed as
+    /// `<repository>:<tag>-<os>-<arch>` are assembled into one index under `<tag>` instead.
+    pub merge_platforms: Vec<crate::core::platform::Platform>,
 }
 
 /// `--before-deploy`: the command, run in the first released container of the new revision, as
@@ -291,6 +294,11 @@ impl<'a> Run<'a> {
         let pretend = mode == Mode::Pretend;
         match step {
             Step::Check => self.check().await,
+            Step::Build if self.merging() && pretend => self.would_merge(),
+            Step::Build if self.merging() => self.merge().await,
+            Step::Push if self.merging() => Ok(Done::Skipped(
+                "the platform images were pushed by their own builds".to_owned(),
+            )),
             Step::Build if pretend => self.would_build(),
             Step::Build => self.build().await,
             Step::Push if pretend => self.would_push().await,
@@ -438,6 +446,70 @@ impl<'a> Run<'a> {
             self.resolved = Some((resolved, fingerprint));
         }
         Ok(self.resolved.as_ref().expect("resolved above"))
+    }
+
+    fn merging(&self) -> bool {
+        !self.plan.merge_platforms.is_empty()
+    }
+
+    /// The index's repository, tag, and the per-platform tags it is assembled from.
+    fn merge_sources(&self) -> Result<(ImageRef, String, Vec<String>)> {
+        let tag = self.plan.build.tags.first().cloned().ok_or_else(|| {
+            Error::input(
+                "--merge-platforms needs --tag: the tag the platform builds pushed under, as TAG-<os>-<arch>",
+            )
+        })?;
+        let repo = ImageRef::parse(&self.plan.build.repository).map_err(|e| {
+            Error::input_with(
+                format!("invalid --repository `{}`", self.plan.build.repository),
+                e,
+            )
+        })?;
+        let sources = self
+            .plan
+            .merge_platforms
+            .iter()
+            .map(|p| super::platforms::platform_tag(&tag, p))
+            .collect();
+        Ok((repo, tag, sources))
+    }
+
+    fn would_merge(&mut self) -> Result<Done> {
+        let (repo, tag, sources) = self.merge_sources()?;
+        self.image = Some(repo.with_tag(&tag));
+        Ok(Done::Skipped(format!(
+            "dry run: would assemble {}:{tag} from {}",
+            repo.name,
+            sources.join(", ")
+        )))
+    }
+
+    /// The images the platform builds pushed, assembled into one verified index (no build).
+    async fn merge(&mut self) -> Result<Done> {
+        let (repo, tag, sources) = self.merge_sources()?;
+        let refs: Vec<crate::core::platform::SourceRef> = sources
+            .iter()
+            .map(|t| crate::core::platform::SourceRef::Tag(t.clone()))
+            .collect();
+        let mut tags = vec![tag];
+        tags.extend(self.plan.build.tags.iter().skip(1).cloned());
+        let merged = super::platforms::merge(self.session, &repo, &tags, &refs).await?;
+        let image = repo.pinned(&merged.digest);
+        self.result.image = Some(image.to_string());
+        self.result.digest = Some(merged.digest.clone());
+        self.result.tags = tags;
+        self.reused = true;
+        self.image = Some(image);
+        Ok(Done::Done(format!(
+            "assembled {} over {}",
+            merged.image,
+            merged
+                .platforms
+                .iter()
+                .map(|p| p.platform.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
     }
 
     fn would_build(&mut self) -> Result<Done> {

@@ -542,3 +542,193 @@ fn ssh_default_forwards_the_agent_socket_and_a_missing_agent_is_named() {
         .expect_code(2)
         .stderr_has("--ssh default: SSH_AUTH_SOCK is not set");
 }
+
+/// One platform's image built and pushed as `repo:tag` (as a native CodeBuild leg does).
+fn push_leg(repo: &str, tag: &str, platform: &str) -> String {
+    let dir = context(&[
+        ("Dockerfile", "FROM scratch\nCOPY app.txt /app.txt\n"),
+        ("app.txt", &format!("{platform} {tag}")),
+    ]);
+    build_in(
+        &dir,
+        &["--repository", repo, "--tag", tag, "--platform", platform],
+    )
+    .expect_code(0);
+    let mut push = ecs_ship();
+    push.current_dir(dir.path())
+        .args(["push", "--output", "json"]);
+    run(&mut push).expect_code(0).json()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `manifest create`: the legs' images assembled into one index in the registry, verified by its
+/// bytes, each child the leg's image; bad sources refused before anything is put.
+#[test]
+fn manifest_create_assembles_the_legs_images_into_one_verified_index() {
+    if !require_docker() || !require_registry() {
+        return;
+    }
+    let repo = format!("{}/{}", registry(), unique("legs"));
+    let amd = push_leg(&repo, "v1-linux-amd64", "linux/amd64");
+    let arm = push_leg(&repo, "v1-linux-arm64", "linux/arm64");
+    let made = ecs_ship_run(&[
+        "manifest",
+        "create",
+        &format!("{repo}:v1"),
+        &format!("{repo}:v1-linux-amd64"),
+        &format!("{repo}@{arm}"),
+        "--tag",
+        "latest",
+        "--output",
+        "json",
+    ])
+    .expect_code(0)
+    .json();
+    let digest = made["digest"].as_str().unwrap().to_owned();
+    assert_eq!(made["image"], format!("{repo}@{digest}"));
+    for tag in ["v1", "latest"] {
+        let (status, index) = registry_manifest(&repo, tag);
+        assert_eq!(status, 200, "{tag}");
+        assert_eq!(format!("sha256:{}", sha256_hex(&index)), digest, "{tag}");
+        let index: Value = serde_json::from_slice(&index).unwrap();
+        let children: Vec<(String, String)> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["platform"]["architecture"].as_str().unwrap().to_owned(),
+                    m["digest"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            children,
+            [
+                ("amd64".to_owned(), amd.clone()),
+                ("arm64".to_owned(), arm.clone())
+            ]
+        );
+    }
+    // Two images for one platform, an image of another repository, a missing tag.
+    let other = format!("{}/{}", registry(), unique("other"));
+    let amd2 = push_leg(&repo, "v1b-linux-amd64", "linux/amd64");
+    let cases = [
+        (
+            vec![format!("{repo}:v1-linux-amd64"), amd2],
+            "two images for linux/amd64",
+        ),
+        (
+            vec![format!("{other}@{amd}")],
+            "an index lists manifests of its own repository only",
+        ),
+        (vec![format!("{repo}:no-such-tag")], "no-such-tag"),
+    ];
+    for (sources, want) in cases {
+        let mut args = vec!["manifest".to_owned(), "create".into(), format!("{repo}:v2")];
+        args.extend(sources);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let code = if want == "no-such-tag" { 3 } else { 2 };
+        ecs_ship_run(&args).expect_code(code).stderr_has(want);
+    }
+    let (status, _) = registry_manifest(&repo, "v2");
+    assert_eq!(status, 404, "nothing was put for a refused index");
+}
+
+/// `release --merge-platforms`: no build; the legs' images become one index that the service is
+/// deployed on, pinned by the index's digest (the guard accepts it for X86_64).
+#[tokio::test]
+async fn a_release_merges_the_platform_legs_and_deploys_the_index() {
+    if !require_docker() || !require_registry() || !require_moto() {
+        return;
+    }
+    let repo = format!("{}/{}", registry(), unique("merge"));
+    push_leg(&repo, "r7-linux-amd64", "linux/amd64");
+    push_leg(&repo, "r7-linux-arm64", "linux/arm64");
+    let family = unique("merge-task");
+    let cluster = service_running(&format!(r#"{{"family": "{family}", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": "512", "runtimePlatform": {{"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"}}, "containerDefinitions": [{{"name": "api", "image": "127.0.0.1:15000/api:v1"}}]}}"#)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let imagedefs = dir.path().join("imagedefinitions.json");
+    let released = ecs_ship_run(&[
+        "release",
+        "--repository",
+        &repo,
+        "--merge-platforms",
+        "linux/amd64,linux/arm64",
+        "--tag",
+        "r7",
+        "--no-timestamp-tag",
+        "--no-git-tag",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--container",
+        "api",
+        "--imagedefs",
+        imagedefs.to_str().unwrap(),
+        "--state",
+        dir.path().join("state.json").to_str().unwrap(),
+        "--poll-interval",
+        "1s",
+        "--output",
+        "json",
+    ])
+    .expect_code(0)
+    .json();
+    let image = released["image"].as_str().unwrap().to_owned();
+    let digest = released["digest"].as_str().unwrap().to_owned();
+    assert_eq!(image, format!("{repo}@{digest}"));
+    assert_eq!(released["steps"][1]["step"], "build", "{released:#}");
+    assert!(
+        released["steps"][1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("over linux/amd64, linux/arm64"),
+        "{released:#}"
+    );
+    let (status, index) = registry_manifest(&repo, "r7");
+    assert_eq!(status, 200);
+    assert_eq!(format!("sha256:{}", sha256_hex(&index)), digest);
+    assert_eq!(released["verdict"], "stable", "{released:#}");
+    let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
+    let service = ecs
+        .describe_services()
+        .cluster(&cluster)
+        .services("web")
+        .send()
+        .await
+        .unwrap();
+    let td = service.services()[0].task_definition().unwrap().to_owned();
+    let described = ecs
+        .describe_task_definition()
+        .task_definition(&td)
+        .send()
+        .await
+        .unwrap();
+    let container = &described.task_definition().unwrap().container_definitions()[0];
+    assert_eq!(container.image(), Some(image.as_str()));
+    // A release merging platforms no leg pushed says which tag is missing.
+    ecs_ship_run(&[
+        "release",
+        "--repository",
+        &repo,
+        "--merge-platforms",
+        "linux/amd64,linux/s390x",
+        "--tag",
+        "r7",
+        "--no-timestamp-tag",
+        "--no-git-tag",
+        "--no-deploy",
+        "--container",
+        "api",
+        "--imagedefs",
+        imagedefs.to_str().unwrap(),
+        "--state",
+        dir.path().join("state.json").to_str().unwrap(),
+    ])
+    .expect_code(3)
+    .stderr_has("r7-linux-s390x");
+}
