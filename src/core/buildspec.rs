@@ -201,6 +201,7 @@ mod tests {
     fn a_valid_buildspec_has_no_problem() {
         assert_eq!(validate(GOOD), vec![]);
         assert_eq!(validate(include_str!("../../buildspec.yml")), vec![]);
+        assert_eq!(validate(include_str!("../../buildspec-batch.yml")), vec![]);
         assert_eq!(
             validate("version: \"0.2\"\nphases:\n  build:\n    commands: [make]\n"),
             vec![]
