@@ -502,3 +502,107 @@ fn a_release_to_two_regions_in_two_accounts_pins_each_target_to_its_own_reposito
         serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     assert_eq!(state["push"]["image"], image, "{state:#}");
 }
+
+/// A target the registry's replication rules copy to: the release waits for ECR's replica by
+/// digest (here the test plays ECR, copying the image there a moment after the push) instead of
+/// pushing a second time.
+#[tokio::test]
+async fn a_target_the_registry_replicates_to_waits_for_the_replica_instead_of_pushing() {
+    if !require_ecr_everywhere() {
+        return;
+    }
+    let cluster = unique("replica");
+    let before = world_script(&["setup", &moto_url(), &cluster]);
+    let name = unique("replicated-api");
+    let repo = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}");
+    let ecr = aws_sdk_ecr::Client::new(&sdk_config().await);
+    use aws_sdk_ecr::types::{
+        ReplicationConfiguration, ReplicationDestination, ReplicationRule, RepositoryFilter,
+        RepositoryFilterType,
+    };
+    ecr.put_replication_configuration()
+        .replication_configuration(
+            ReplicationConfiguration::builder()
+                .rules(
+                    ReplicationRule::builder()
+                        .destinations(
+                            ReplicationDestination::builder()
+                                .region("eu-west-1")
+                                .registry_id("123456789012")
+                                .build()
+                                .unwrap(),
+                        )
+                        .repository_filters(
+                            RepositoryFilter::builder()
+                                .filter("replicated-")
+                                .filter_type(RepositoryFilterType::PrefixMatch)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ctx = context(&[("Dockerfile", "FROM busybox:stable\nLABEL app=replica\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    // ECR's part: once the release pushed to us-east-1, the image appears in eu-west-1.
+    let replicator = {
+        let state = state.clone();
+        let replica = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/{name}");
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_secs(120) {
+                let pushed = std::fs::read_to_string(&state)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .is_some_and(|s| s["push"]["image"].is_string());
+                if pushed {
+                    std::thread::sleep(std::time::Duration::from_secs(2));
+                    let mut push = ecs_ship();
+                    push.env("AWS_REGION", "eu-west-1").args([
+                        "push", "--repository", &replica, "--create-repository",
+                        "--state", state.to_str().unwrap(),
+                    ]);
+                    return run(&mut push);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            panic!("the release never pushed");
+        })
+    };
+    let done = ecs_ship_run(&[
+        "release", "--context", ctx.path().to_str().unwrap(), "--repository", &repo,
+        "--create-repository", "--container", "api",
+        "--region", "us-east-1", "--region", "eu-west-1",
+        "--cluster", &cluster, "--service", "web",
+        "--state", state.to_str().unwrap(),
+        "--imagedefs", dir.path().join("imagedefinitions.json").to_str().unwrap(),
+        "--poll-interval", "1s", "--timeout", "120s", "--replica-timeout", "60s",
+        "--output", "json",
+    ]);
+    replicator.join().unwrap().expect_code(0);
+    let done = done.expect_code(0).stderr_has("waiting up to 1m for ECR's replica");
+    let report = done.json();
+    let how: Vec<&str> = report["deploy"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["image"].as_str().unwrap())
+        .collect();
+    assert!(how[0].ends_with("(the --repository)"), "{how:?}");
+    assert!(how[1].ends_with("(ECR's replica, verified)"), "{how:?}");
+    let digest = report["release"]["digest"].as_str().unwrap();
+    let after = world_script(&["inspect", &moto_url(), &cluster]);
+    let eu = &after["123456789012/eu-west-1"];
+    assert_ne!(eu["task_definition"], before["123456789012/eu-west-1"]);
+    assert_eq!(
+        eu["image"],
+        format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/{name}@{digest}")
+    );
+}
