@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use futures_util::future::try_join_all;
+use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use tracing::{info, warn};
 
@@ -25,6 +25,9 @@ use crate::core::rollout::{
 };
 use crate::core::taskdef::container_names;
 use crate::error::{Error, Result};
+
+/// How many services `check` reads at once.
+const CHECK_CONCURRENCY: usize = 8;
 
 /// One service of a deploy and what its task definition is made from.
 #[derive(Debug, Clone)]
@@ -244,25 +247,26 @@ pub async fn check(session: &Session, plan: &DeployPlan) -> Result<Checked> {
             .map_err(|refusal| Error::input_with(refusal.to_string(), refusal))?;
         infos.push(info);
     }
-    let services = try_join_all(
-        plan.services
-            .iter()
-            .zip(infos)
-            .map(|(t, service)| async move {
-                if service.express {
-                    rollout::check_express(&t.service, &express_ask(plan, t))
-                        .map_err(|refusal| Error::input_with(refusal.to_string(), refusal))?;
-                }
-                let codedeploy = if service.deployment_controller == "CODE_DEPLOY" {
-                    let aws = session.aws().await?;
-                    Some(super::codedeploy::target(aws, &plan.codedeploy, &service).await?)
-                } else {
-                    None
-                };
-                let loaded = load_for(session, t, &service).await?;
-                Ok::<_, Error>((service, loaded, codedeploy))
-            }),
-    )
+    // A few services read at a time: a deploy of a hundred services must not open two hundred
+    // connections at once, nor spend the account's Describe* rate on one burst.
+    let services: Vec<_> = futures_util::stream::iter(plan.services.iter().zip(infos).map(
+        |(t, service)| async move {
+            if service.express {
+                rollout::check_express(&t.service, &express_ask(plan, t))
+                    .map_err(|refusal| Error::input_with(refusal.to_string(), refusal))?;
+            }
+            let codedeploy = if service.deployment_controller == "CODE_DEPLOY" {
+                let aws = session.aws().await?;
+                Some(super::codedeploy::target(aws, &plan.codedeploy, &service).await?)
+            } else {
+                None
+            };
+            let loaded = load_for(session, t, &service).await?;
+            Ok::<_, Error>((service, loaded, codedeploy))
+        },
+    ))
+    .buffered(CHECK_CONCURRENCY)
+    .try_collect()
     .await?;
     let (services, codedeploy) = services.into_iter().map(|(s, l, c)| ((s, l), c)).unzip();
     Ok(Checked {

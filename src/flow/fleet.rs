@@ -801,3 +801,96 @@ pub async fn status(
     });
     (FleetStatus { targets: out }, failure)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Report;
+
+    fn report(name: &str, verdict: &str, exit_code: u8, error: Option<&str>) -> TargetReport {
+        TargetReport {
+            target: name.into(),
+            region: Some("us-east-1".into()),
+            account: Some("123456789012".into()),
+            verdict: verdict.into(),
+            exit_code,
+            error: error.map(str::to_owned),
+            seconds: 1.5,
+            image: None,
+            deploy: None,
+        }
+    }
+
+    #[test]
+    fn the_run_fails_with_the_worst_exit_code_naming_every_failed_target() {
+        let reports = [
+            report("staging", "stable", 0, None),
+            report("prod-eu", "failed", 4, Some("service web rolled back")),
+            report(
+                "prod-us",
+                "failed",
+                3,
+                Some("AccessDenied assuming the role"),
+            ),
+        ];
+        let e = failure_of(&reports, 4).unwrap();
+        assert_eq!(e.exit_code(), 4);
+        let said = e.to_string();
+        assert!(said.starts_with("2 of 3 targets failed"), "{said}");
+        assert!(
+            said.contains("`prod-eu` (failed): service web rolled back"),
+            "{said}"
+        );
+        assert!(said.contains("`prod-us` (failed): AccessDenied"), "{said}");
+        assert!(failure_of(&reports[..1], 0).is_none());
+        assert_eq!(failure_of(&reports, 130).unwrap().exit_code(), 130);
+    }
+
+    #[test]
+    fn a_target_that_never_reached_its_services_is_one_row() {
+        let rows = rows_of(&[report(
+            "nobody",
+            "failed",
+            2,
+            Some("profile `nope` not found"),
+        )]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].service, "-");
+        assert_eq!(rows[0].reason.as_deref(), Some("profile `nope` not found"));
+    }
+
+    #[test]
+    fn the_step_summary_table_cannot_be_broken_by_what_aws_said() {
+        let result = FleetResult {
+            verdict: "failed".into(),
+            exit_code: 4,
+            rows: vec![Row {
+                target: "prod|eu".into(),
+                service: "web".into(),
+                revision: Some("arn:aws:ecs:eu-west-1:1:task-definition/web:3".into()),
+                verdict: "failed".into(),
+                reason: Some("tasks failed: <img src=x> | `x`\nnext line".into()),
+                seconds: 2.0,
+            }],
+            targets: vec![report("prod|eu", "failed", 4, None)],
+            rolled_back: vec![],
+            seconds: 2.0,
+        };
+        let md = result.summary().unwrap();
+        let row = md.lines().last().unwrap();
+        assert_eq!(row.matches(" | ").count(), 5, "{row}");
+        assert!(row.contains("prod\\|eu"), "{row}");
+        assert!(row.contains("&lt;img"), "{row}");
+        assert!(!row.contains('`'), "{row}");
+        let outputs = result.outputs();
+        assert!(outputs.contains(&("failed-targets", "prod|eu".to_owned())));
+        let verdicts = &outputs.iter().find(|(k, _)| *k == "verdicts").unwrap().1;
+        let parsed: serde_json::Value = serde_json::from_str(verdicts).unwrap();
+        assert_eq!(parsed[0]["verdict"], "failed");
+        let text = result.to_string();
+        assert!(
+            text.contains("tasks failed: <img src=x> | `x` next line"),
+            "{text}"
+        );
+    }
+}

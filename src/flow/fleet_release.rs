@@ -109,75 +109,13 @@ pub async fn release(
         })
         .collect();
     // 1. Every target reached and checked (read-only: all at once, even with --sequential).
-    let all_at_once = FleetOptions {
-        sequential: false,
-        ..options.clone()
-    };
-    let checks = fleet::each(session, targets, &all_at_once, |i, c| {
-        let plans = &plans;
-        async move {
-            let checked = check(&c, &plans[i], &plan.containers).await;
-            let ok = checked.is_ok();
-            (checked, ok)
-        }
-    })
-    .await;
-    let mut reached: Vec<Result<Arc<Connected>>> = Vec::new();
-    let mut checked: Vec<Mutex<Option<Checked>>> = Vec::new();
-    for ran in checks {
-        match ran {
-            Some((Ok((c, Ok(ch))), _)) => {
-                reached.push(Ok(c));
-                checked.push(Mutex::new(Some(ch)));
-            }
-            Some((Ok((_, Err(e))), _)) | Some((Err(e), _)) => {
-                reached.push(Err(e));
-                checked.push(Mutex::new(None));
-            }
-            None => {
-                reached.push(Err(Error::internal("a target was not checked")));
-                checked.push(Mutex::new(None));
-            }
-        }
-    }
+    let (reached, checked) = check_all(session, plan, targets, &plans, options).await;
     // 2. One build, one push to --repository, the artifacts - unless no target can take it.
-    let mut home = plan.clone();
-    home.deploy = None;
-    home.before_deploy = None;
-    home.for_targets = true;
-    let ready = reached.iter().filter(|r| r.is_ok()).count();
-    let released = if ready == 0 {
-        None
-    } else {
-        if home.build.platform.is_none() {
-            match platform(&checked) {
-                Ok(p) => home.build.platform = p,
-                Err(e) => return failed_before_targets(targets, e, start),
-            }
-        }
-        info!(
-            "{ready} of {} targets ready: building once for all",
-            targets.len()
-        );
-        Some(release::release(session, &home).await)
-    };
-    let (release_result, home_image) = match released {
-        None => (ReleaseResult::empty(), None),
-        Some(r) => {
-            if let Some(e) = r.failure {
-                let mut out = failed_before_targets(targets, e, start);
-                out.result.release = r.result;
-                return out;
-            }
-            let image = r
-                .result
-                .image
-                .clone()
-                .or_else(|| r.result.planned_image.clone());
-            (r.result, image)
-        }
-    };
-    let home_image = home_image.and_then(|i| ImageRef::parse(&i).ok());
+    let (release_result, home_image) =
+        match build_once(session, plan, targets, &reached, &checked, start).await {
+            Ok(built) => built,
+            Err(failed) => return *failed,
+        };
     let rules = match &home_image {
         Some(image) => replication_rules(session, image).await,
         None => Vec::new(),
@@ -228,6 +166,89 @@ pub async fn release(
             seconds: start.elapsed().as_secs_f64(),
         },
     }
+}
+
+/// Every target reached and its services checked, all at once (read-only, even with
+/// --sequential): each target's connection (or why not) and what its check read.
+async fn check_all(
+    session: &Session,
+    plan: &ReleasePlan,
+    targets: &[Target],
+    plans: &[DeployPlan],
+    options: &FleetOptions,
+) -> (Vec<Result<Arc<Connected>>>, Vec<Mutex<Option<Checked>>>) {
+    let all_at_once = FleetOptions {
+        sequential: false,
+        ..options.clone()
+    };
+    let checks = fleet::each(session, targets, &all_at_once, |i, c| async move {
+        let checked = check(&c, &plans[i], &plan.containers).await;
+        let ok = checked.is_ok();
+        (checked, ok)
+    })
+    .await;
+    let mut reached = Vec::new();
+    let mut checked = Vec::new();
+    for ran in checks {
+        match ran {
+            Some((Ok((c, Ok(ch))), _)) => {
+                reached.push(Ok(c));
+                checked.push(Mutex::new(Some(ch)));
+            }
+            Some((Ok((_, Err(e))), _)) | Some((Err(e), _)) => {
+                reached.push(Err(e));
+                checked.push(Mutex::new(None));
+            }
+            None => {
+                reached.push(Err(Error::internal("a target was not checked")));
+                checked.push(Mutex::new(None));
+            }
+        }
+    }
+    (reached, checked)
+}
+
+/// The build, the push to --repository and the artifacts, once for every target that can take
+/// them (none: nothing is built); the image released. `Err`: the release failed before any target.
+async fn build_once(
+    session: &Session,
+    plan: &ReleasePlan,
+    targets: &[Target],
+    reached: &[Result<Arc<Connected>>],
+    checked: &[Mutex<Option<Checked>>],
+    start: Instant,
+) -> std::result::Result<(ReleaseResult, Option<ImageRef>), Box<FleetReleased>> {
+    let ready = reached.iter().filter(|r| r.is_ok()).count();
+    if ready == 0 {
+        return Ok((ReleaseResult::empty(), None));
+    }
+    let mut home = plan.clone();
+    home.deploy = None;
+    home.before_deploy = None;
+    home.for_targets = true;
+    if home.build.platform.is_none() {
+        match platform(checked) {
+            Ok(p) => home.build.platform = p,
+            Err(e) => return Err(Box::new(failed_before_targets(targets, e, start))),
+        }
+    }
+    info!(
+        "{ready} of {} targets ready: building once for all",
+        targets.len()
+    );
+    let released = release::release(session, &home).await;
+    if let Some(e) = released.failure {
+        let mut out = failed_before_targets(targets, e, start);
+        out.result.release = released.result;
+        return Err(Box::new(out));
+    }
+    let image = released
+        .result
+        .image
+        .clone()
+        .or_else(|| released.result.planned_image.clone())
+        .and_then(|i| ImageRef::parse(&i).ok());
+    Ok((released.result, image))
 }
 
 /// A target's services checked deployable and their task definitions read, bounded by --timeout.

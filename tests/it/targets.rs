@@ -566,8 +566,12 @@ async fn a_target_the_registry_replicates_to_waits_for_the_replica_instead_of_pu
                     std::thread::sleep(std::time::Duration::from_secs(2));
                     let mut push = ecs_ship();
                     push.env("AWS_REGION", "eu-west-1").args([
-                        "push", "--repository", &replica, "--create-repository",
-                        "--state", state.to_str().unwrap(),
+                        "push",
+                        "--repository",
+                        &replica,
+                        "--create-repository",
+                        "--state",
+                        state.to_str().unwrap(),
                     ]);
                     return run(&mut push);
                 }
@@ -577,17 +581,39 @@ async fn a_target_the_registry_replicates_to_waits_for_the_replica_instead_of_pu
         })
     };
     let done = ecs_ship_run(&[
-        "release", "--context", ctx.path().to_str().unwrap(), "--repository", &repo,
-        "--create-repository", "--container", "api",
-        "--region", "us-east-1", "--region", "eu-west-1",
-        "--cluster", &cluster, "--service", "web",
-        "--state", state.to_str().unwrap(),
-        "--imagedefs", dir.path().join("imagedefinitions.json").to_str().unwrap(),
-        "--poll-interval", "1s", "--timeout", "120s", "--replica-timeout", "60s",
-        "--output", "json",
+        "release",
+        "--context",
+        ctx.path().to_str().unwrap(),
+        "--repository",
+        &repo,
+        "--create-repository",
+        "--container",
+        "api",
+        "--region",
+        "us-east-1",
+        "--region",
+        "eu-west-1",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--state",
+        state.to_str().unwrap(),
+        "--imagedefs",
+        dir.path().join("imagedefinitions.json").to_str().unwrap(),
+        "--poll-interval",
+        "1s",
+        "--timeout",
+        "120s",
+        "--replica-timeout",
+        "60s",
+        "--output",
+        "json",
     ]);
     replicator.join().unwrap().expect_code(0);
-    let done = done.expect_code(0).stderr_has("waiting up to 1m for ECR's replica");
+    let done = done
+        .expect_code(0)
+        .stderr_has("waiting up to 1m for ECR's replica");
     let report = done.json();
     let how: Vec<&str> = report["deploy"]["targets"]
         .as_array()
