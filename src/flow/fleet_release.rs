@@ -318,9 +318,10 @@ async fn image_in_target(
         return Ok((home.clone(), format!("{home} (the --repository)")));
     }
     let digest = home.digest.clone();
+    // By digest once pushed; a dry run has only the tag it would push.
     let there = ImageRef {
         name: name.clone(),
-        tag: None,
+        tag: digest.is_none().then(|| home.tag.clone()).flatten(),
         digest: digest.clone(),
     };
     let replica = home

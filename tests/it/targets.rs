@@ -632,3 +632,64 @@ async fn a_target_the_registry_replicates_to_waits_for_the_replica_instead_of_pu
         format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/{name}@{digest}")
     );
 }
+
+/// A dry run to several targets changes nothing in any of them: each says what it would push and
+/// update, and every service stays on its revision.
+#[test]
+fn a_dry_run_release_to_several_targets_changes_nothing() {
+    if !require_ecr_everywhere() {
+        return;
+    }
+    let (cluster, before) = four_targets();
+    let name = unique("dry-api");
+    let repo = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}");
+    let ctx = context(&[("Dockerfile", "FROM busybox:stable\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let imagedefs = dir.path().join("imagedefinitions.json");
+    let state = dir.path().join("state.json");
+    let done = ecs_ship_run(&[
+        "release",
+        "--dry-run",
+        "--context",
+        ctx.path().to_str().unwrap(),
+        "--repository",
+        &repo,
+        "--create-repository",
+        "--container",
+        "api",
+        "--region",
+        "us-east-1",
+        "--region",
+        "eu-west-1",
+        "--role-arn",
+        ROLES[1],
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--state",
+        state.to_str().unwrap(),
+        "--imagedefs",
+        imagedefs.to_str().unwrap(),
+        "--output",
+        "json",
+    ])
+    .expect_code(0)
+    .stderr_has(&format!(
+        "dry run: would push to 210987654321.dkr.ecr.eu-west-1.amazonaws.com/{name}"
+    ));
+    let report = done.json();
+    assert_eq!(report["deploy"]["verdict"], "dry_run", "{report:#}");
+    assert!(!imagedefs.exists() && !state.exists());
+    let after = world_script(&["inspect", &moto_url(), &cluster]);
+    for (key, revision) in before.as_object().unwrap() {
+        assert_eq!(
+            &after[key]["task_definition"], revision,
+            "{key} was deployed"
+        );
+        assert_eq!(
+            after[key]["awslogs_region"], "ap-south-1",
+            "{key} was changed"
+        );
+    }
+}
