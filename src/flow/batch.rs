@@ -12,7 +12,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use super::Session;
-use super::codebuild::{FollowOptions, StartOptions, build_failure};
+use super::codebuild::{FollowOptions, StartOptions, build_failure, stop_within};
 use super::deploy::within;
 use super::logtail::LogTail;
 use super::pace::{End, Pace, Polled};
@@ -455,18 +455,8 @@ async fn cancelled(aws: &Aws, options: &FollowOptions, batch: BatchInfo) -> Batc
         warn!("batch build {id} goes on in CodeBuild (--stop-on-interrupt stops it)");
         return batch;
     }
-    match tokio::time::timeout(Duration::from_secs(15), cb::stop_batch(aws, &id)).await {
-        Ok(Ok(stopped)) => {
-            warn!("stopped batch build {id} (--stop-on-interrupt)");
-            stopped
-        }
-        Ok(Err(e)) => {
-            warn!("could not stop batch build {id}: {}", e.chain());
-            batch
-        }
-        Err(_) => {
-            warn!("could not stop batch build {id}: StopBuildBatch did not answer in 15s");
-            batch
-        }
-    }
+    let what = format!("batch build {id}");
+    stop_within(&what, "StopBuildBatch", cb::stop_batch(aws, &id))
+        .await
+        .unwrap_or(batch)
 }

@@ -526,18 +526,31 @@ async fn cancelled(aws: &Aws, options: &FollowOptions, build: BuildInfo) -> Buil
         );
         return build;
     }
-    match tokio::time::timeout(Duration::from_secs(15), cb::stop(aws, &id)).await {
+    let what = format!("build {id}");
+    stop_within(&what, "StopBuild", cb::stop(aws, &id))
+        .await
+        .unwrap_or(build)
+}
+
+/// A build (or batch) stopped on --stop-on-interrupt within 15 s (a hung endpoint must not hold a
+/// cancelled job), said either way; `None` when it could not be.
+pub(crate) async fn stop_within<T>(
+    what: &str,
+    call: &str,
+    stop: impl std::future::Future<Output = Result<T>>,
+) -> Option<T> {
+    match tokio::time::timeout(Duration::from_secs(15), stop).await {
         Ok(Ok(stopped)) => {
-            warn!("stopped build {id} (--stop-on-interrupt)");
-            stopped
+            warn!("stopped {what} (--stop-on-interrupt)");
+            Some(stopped)
         }
         Ok(Err(e)) => {
-            warn!("could not stop build {id}: {}", e.chain());
-            build
+            warn!("could not stop {what}: {}", e.chain());
+            None
         }
         Err(_) => {
-            warn!("could not stop build {id}: StopBuild did not answer in 15s");
-            build
+            warn!("could not stop {what}: {call} did not answer in 15s");
+            None
         }
     }
 }

@@ -501,3 +501,27 @@ fn a_batch_with_a_failed_leg_names_it_with_its_context_and_last_lines_and_exits_
         text.stdout
     );
 }
+
+#[test]
+fn an_interrupted_batch_is_stopped_only_when_asked() {
+    let Some(emulator) = codebuild_emulator("batch-succeed") else {
+        return;
+    };
+    signalled(
+        &mut start(&emulator, &["--batch"]),
+        "[build_arm64] [Container] Entering phase INSTALL",
+        "-INT",
+    )
+    .expect_code(130)
+    .stderr_has("goes on in CodeBuild (--stop-on-interrupt stops it)");
+    assert_eq!(emulator.calls().get("StopBuildBatch"), None);
+    let run = signalled(
+        &mut start(&emulator, &["--batch", "--stop-on-interrupt"]),
+        "[build_arm64] [Container] Entering phase INSTALL",
+        "-TERM",
+    )
+    .expect_code(143)
+    .stderr_has("stopped batch build");
+    assert_eq!(emulator.calls()["StopBuildBatch"], 1);
+    assert!(run.stdout.contains("status    STOPPED"), "{}", run.stdout);
+}
