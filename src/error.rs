@@ -104,6 +104,22 @@ impl Error {
         }
     }
 
+    /// The error of the kind that exits with `code`, saying `message` (several outcomes summed up
+    /// in one: the worst exit code of several targets; a target's failure said again).
+    pub fn with_exit_code(code: u8, message: impl Into<String>) -> Self {
+        let message = message.into();
+        match code {
+            exit::INPUT => Error::input(message),
+            exit::REMOTE => Error::remote(message),
+            exit::ROLLOUT_FAILED => Error::RolloutFailed(message),
+            exit::TIMED_OUT => Error::TimedOut(message),
+            exit::PAUSED => Error::Paused(message),
+            exit::INTERRUPTED => Error::Interrupted,
+            exit::TERMINATED => Error::Terminated,
+            _ => Error::internal(message),
+        }
+    }
+
     /// A bug: a state the code should never reach.
     pub fn internal(message: impl Into<String>) -> Self {
         Error::Internal {
@@ -196,6 +212,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_made_from_an_exit_code_exits_with_it() {
+        for code in [1, 2, 3, 4, 5, 6, 130, 143] {
+            let e = Error::with_exit_code(code, "two of three targets failed");
+            assert_eq!(e.exit_code(), code);
+            if !matches!(e, Error::Interrupted | Error::Terminated) {
+                assert_eq!(e.to_string(), "two of three targets failed");
+            }
+        }
+    }
 
     #[test]
     fn each_kind_maps_to_its_documented_code() {

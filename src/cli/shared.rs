@@ -863,8 +863,8 @@ impl TargetsArgs {
         self.targets.is_some() || !self.role_arns.is_empty() || regions.len() > 1
     }
 
-    /// What the command line says of the targets, for `flow::fleet::targets`.
-    pub fn flags<'a>(
+    /// What the command line says of the targets.
+    fn flags<'a>(
         &'a self,
         regions: &'a [String],
         cluster: Option<&'a str>,
@@ -880,12 +880,30 @@ impl TargetsArgs {
         }
     }
 
-    /// How the targets run; `what` names the run in the role session name.
-    pub fn options(&self, what: &str) -> crate::flow::fleet::FleetOptions {
+    /// The run's targets: the `--targets` file's, else every --region for every --role-arn, with
+    /// `cluster` and `services` beneath.
+    pub fn targets(
+        &self,
+        regions: &[String],
+        cluster: Option<&str>,
+        services: &[String],
+    ) -> crate::error::Result<Vec<crate::core::targets::Target>> {
+        let flags = self.flags(regions, cluster, services);
+        crate::flow::fleet::targets(&flags, self.targets.as_deref())
+    }
+
+    /// How the targets run; `what` names the run in the role session name; `timeout` (the
+    /// command's --timeout) bounds reaching each target too.
+    pub fn options(
+        &self,
+        what: &str,
+        timeout: Option<Duration>,
+    ) -> crate::flow::fleet::FleetOptions {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
         crate::flow::fleet::FleetOptions {
             sequential: self.sequential,
             per_region: self.region_concurrency as usize,
+            timeout,
             session_name: crate::core::targets::session_name(
                 self.session_name
                     .as_deref()

@@ -66,12 +66,11 @@ pub async fn run(session: &Session, args: &DeployArgs, out: Output) -> Result<()
         flags.plan(cluster, services)
     };
     if args.fleet.several(&session.regions) {
-        let cli = args
-            .fleet
-            .flags(&session.regions, args.cluster.as_deref(), &args.services);
-        let targets = flow::fleet::targets(&cli, args.fleet.targets.as_deref())?;
+        let targets =
+            args.fleet
+                .targets(&session.regions, args.cluster.as_deref(), &args.services)?;
         let plans = flow::fleet::plans(&targets, &plan)?;
-        let options = args.fleet.options("deploy");
+        let options = args.fleet.options("deploy", Some(args.wait.timeout));
         let deployed = flow::fleet::deploy(session, &targets, &plans, &options).await;
         out.result(&deployed.result)?;
         return deployed.failure.map_or(Ok(()), Err);

@@ -216,10 +216,9 @@ async fn run_targets(session: &Session, args: &ReleaseArgs, out: Output) -> Resu
             "--before-deploy takes one target: run the task in each first with `ecs-ship run --region R --role-arn ARN ...`",
         ));
     }
-    let cli = args
+    let targets = args
         .fleet
-        .flags(&session.regions, args.cluster.as_deref(), &args.services);
-    let targets = flow::fleet::targets(&cli, args.fleet.targets.as_deref())?;
+        .targets(&session.regions, args.cluster.as_deref(), &args.services)?;
     let plans = flow::fleet::plans(&targets, &|c, s| args.deploy_plan(c, s))?;
     let mut plan = args.plan()?;
     plan.deploy = None;
@@ -228,7 +227,7 @@ async fn run_targets(session: &Session, args: &ReleaseArgs, out: Output) -> Resu
         replica_timeout: args.replica_timeout,
         replica_poll: std::time::Duration::from_secs(5),
     };
-    let options = args.fleet.options("release");
+    let options = args.fleet.options("release", Some(args.wait.timeout));
     let released =
         flow::fleet_release::release(session, &plan, &targets, plans, &options, &delivery).await;
     out.result(&released.result)?;

@@ -26,12 +26,11 @@ pub struct StatusArgs {
 
 pub async fn run(session: &Session, args: &StatusArgs, out: Output) -> Result<()> {
     if args.fleet.several(&session.regions) {
-        let cli = args
-            .fleet
-            .flags(&session.regions, args.cluster.as_deref(), &args.services);
-        let targets = flow::fleet::targets(&cli, args.fleet.targets.as_deref())?;
+        let targets =
+            args.fleet
+                .targets(&session.regions, args.cluster.as_deref(), &args.services)?;
         flow::fleet::check_readable(&targets)?;
-        let options = args.fleet.options("status");
+        let options = args.fleet.options("status", None);
         let (report, failure) = flow::fleet::status(session, &targets, &options).await;
         out.result(&report)?;
         return failure.map_or(Ok(()), Err);

@@ -479,13 +479,20 @@ pub async fn roll_out(
     if let Some(e) = &failure
         && result.wait.is_none()
     {
-        result.verdict = match e {
-            Error::TimedOut(_) => DeployVerdict::TimedOut,
-            Error::Interrupted | Error::Terminated => DeployVerdict::Interrupted,
-            _ => DeployVerdict::Failed,
-        };
+        result.verdict = verdict_of_failure(e);
     }
     Deployed { result, failure }
+}
+
+/// The verdict of a deploy that ended in `e` before a wait said one (an update or a poll that
+/// failed, a deadline or a signal during a call).
+pub(crate) fn verdict_of_failure(e: &Error) -> DeployVerdict {
+    match e {
+        Error::TimedOut(_) => DeployVerdict::TimedOut,
+        Error::Interrupted | Error::Terminated => DeployVerdict::Interrupted,
+        Error::Paused(_) => DeployVerdict::Paused,
+        _ => DeployVerdict::Failed,
+    }
 }
 
 /// The rollout after the revisions exist: `Err` is how it failed, `result` what it did.

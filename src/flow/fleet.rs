@@ -20,9 +20,9 @@ use super::deploy::{self, DeployPlan, DeployResult};
 use super::status::StatusReport;
 use crate::aws::{self, Aws, TargetIdentity};
 use crate::core::overrides;
-use crate::core::rollout::{DeployVerdict, RollbackScope, short_arn};
+use crate::core::rollout::{RollbackScope, short_arn};
 use crate::core::targets::{self, FlagTargets, Target};
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result};
 
 /// The targets of a run: the `--targets` file's, else every --region for every --role-arn.
 pub fn targets(flags: &FlagTargets<'_>, file: Option<&std::path::Path>) -> Result<Vec<Target>> {
@@ -49,12 +49,15 @@ pub struct Connected {
     pub session: Session,
     pub account: String,
     pub region: String,
+    /// When reaching it began: --timeout counts from here.
+    pub since: tokio::time::Instant,
 }
 
 /// Reaches a target: its region and profile over the run's, its role assumed, and one
 /// GetCallerIdentity so bad credentials, a role that cannot be assumed or a region with no
 /// endpoint are found before anything else, named with the target.
 pub async fn connect(session: &Session, target: &Target, session_name: &str) -> Result<Connected> {
+    let since = tokio::time::Instant::now();
     let identity = TargetIdentity {
         region: target.region.clone(),
         profile: target.profile.clone(),
@@ -71,14 +74,13 @@ pub async fn connect(session: &Session, target: &Target, session_name: &str) -> 
             None => e,
         })?;
     let region = aws.region().to_owned();
-    info!(
-        "target `{}`: account {} in {region} as {}",
-        target.name, who.account, who.arn
-    );
+    // The line carries the target's name already (its span).
+    info!("account {} in {region} as {}", who.account, who.arn);
     Ok(Connected {
         session: session.for_target(aws),
         account: who.account,
         region,
+        since,
     })
 }
 
@@ -91,6 +93,8 @@ pub struct FleetOptions {
     pub per_region: usize,
     /// The role session name of every assumed role.
     pub session_name: String,
+    /// The command's --timeout: reaching a target counts against it.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// What one target's run gave: `None` when it was not run (`sequential`, after a failure), else
@@ -112,12 +116,39 @@ where
 {
     let reach = |i: usize| async move {
         let target = &targets[i];
-        connect(session, target, &options.session_name)
+        reach_within(session, target, options)
             .await
             .map(Arc::new)
             .map_err(|e| e.prefixed(&format!("target `{}`:", target.name)))
     };
     each_reached(targets, options, reach, work).await
+}
+
+/// `connect`, within --timeout (an endpoint that never answers would otherwise hold the target
+/// for every retry of every attempt) and ended at once by a signal.
+async fn reach_within(
+    session: &Session,
+    target: &Target,
+    options: &FleetOptions,
+) -> Result<Connected> {
+    let connecting = connect(session, target, &options.session_name);
+    let Some(timeout) = options.timeout else {
+        return tokio::select! {
+            signal = crate::signal::cancelled() => Err(signal.error()),
+            done = connecting => done,
+        };
+    };
+    tokio::select! {
+        signal = crate::signal::cancelled() => Err(signal.error()),
+        done = tokio::time::timeout(timeout, connecting) => done.unwrap_or_else(|_| {
+            Err(Error::TimedOut(format!(
+                "no answer from AWS ({}) within --timeout {} while reaching the target (STS GetCallerIdentity{})",
+                target.endpoint_url.as_deref().or(session.aws_options().endpoint_url.as_deref()).unwrap_or("the default endpoints"),
+                humantime::format_duration(timeout),
+                target.role_arn.as_deref().map(|r| format!(", assuming {r}")).unwrap_or_default()
+            )))
+        }),
+    }
 }
 
 /// As `each`, with each target reached by `reach` (a target connected earlier, or why not).
@@ -314,7 +345,10 @@ pub async fn deploy(
     options: &FleetOptions,
 ) -> FleetDeployed {
     let outcomes = each(session, targets, options, |i, connected| async move {
-        match deploy::deploy(&connected.session, &plans[i]).await {
+        // --timeout bounds the target as a whole: what reaching it took is spent.
+        let mut plan = plans[i].clone();
+        plan.wait.timeout = plan.wait.timeout.saturating_sub(connected.since.elapsed());
+        match deploy::deploy(&connected.session, &plan).await {
             Ok(d) => {
                 let ok = d.failure.is_none();
                 (Ok((None, d)), ok)
@@ -446,7 +480,7 @@ fn target_report(
     match ran {
         Err(e) => {
             fail(&mut report, &e);
-            report.verdict = verdict_for(&e).as_str().to_owned();
+            report.verdict = deploy::verdict_of_failure(&e).as_str().to_owned();
             (report, None)
         }
         Ok((connected, deployed)) => {
@@ -455,7 +489,7 @@ fn target_report(
             match deployed {
                 Err(e) => {
                     fail(&mut report, &e);
-                    report.verdict = verdict_for(&e).as_str().to_owned();
+                    report.verdict = deploy::verdict_of_failure(&e).as_str().to_owned();
                 }
                 Ok((image, d)) => {
                     report.image = image;
@@ -468,16 +502,6 @@ fn target_report(
             }
             (report, Some(connected))
         }
-    }
-}
-
-/// The verdict of a target whose deploy ended in `e` before any wait said one.
-fn verdict_for(e: &Error) -> DeployVerdict {
-    match e {
-        Error::TimedOut(_) => DeployVerdict::TimedOut,
-        Error::Interrupted | Error::Terminated => DeployVerdict::Interrupted,
-        Error::Paused(_) => DeployVerdict::Paused,
-        _ => DeployVerdict::Failed,
     }
 }
 
@@ -551,16 +575,7 @@ fn failure_of(reports: &[TargetReport], exit_code: u8) -> Option<Error> {
         reports.len(),
         failed.join("; ")
     );
-    Some(match exit_code {
-        exit::ROLLOUT_FAILED => Error::RolloutFailed(message),
-        exit::TIMED_OUT => Error::TimedOut(message),
-        exit::PAUSED => Error::Paused(message),
-        exit::INTERRUPTED => Error::Interrupted,
-        exit::TERMINATED => Error::Terminated,
-        exit::REMOTE => Error::remote(message),
-        exit::INPUT => Error::input(message),
-        _ => Error::internal(message),
-    })
+    Some(Error::with_exit_code(exit_code, message))
 }
 
 /// A cell of the table: what AWS said kept on one line, cut to `max` characters.
@@ -792,12 +807,7 @@ pub async fn status(
             out.len(),
             failed.join("; ")
         );
-        match exit_code {
-            exit::INPUT => Error::input(message),
-            exit::INTERRUPTED => Error::Interrupted,
-            exit::TERMINATED => Error::Terminated,
-            _ => Error::remote(message),
-        }
+        Error::with_exit_code(exit_code, message)
     });
     (FleetStatus { targets: out }, failure)
 }

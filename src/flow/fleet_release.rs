@@ -275,16 +275,7 @@ fn platform(checked: &[Mutex<Option<Checked>>]) -> Result<Option<String>> {
 /// The same failure again (a target's error is reported and also ends its run).
 fn copy_error(e: &Error) -> Error {
     let message = e.chain().to_string().replace("\n  caused by: ", ": ");
-    match e {
-        Error::Input { .. } => Error::input(message),
-        Error::Remote { .. } => Error::remote(message),
-        Error::RolloutFailed(_) => Error::RolloutFailed(message),
-        Error::TimedOut(_) => Error::TimedOut(message),
-        Error::Paused(_) => Error::Paused(message),
-        Error::Interrupted => Error::Interrupted,
-        Error::Terminated => Error::Terminated,
-        Error::Internal { .. } => Error::internal(message),
-    }
+    Error::with_exit_code(e.exit_code(), message)
 }
 
 /// The release failed before any target was deployed: every target says so.

@@ -693,3 +693,114 @@ fn a_dry_run_release_to_several_targets_changes_nothing() {
         );
     }
 }
+
+/// A target whose endpoint never answers is that target's timeout within --timeout, not a hang;
+/// the others are deployed.
+#[test]
+fn a_target_that_never_answers_times_out_within_the_timeout() {
+    if !require_moto() {
+        return;
+    }
+    let (cluster, _) = four_targets();
+    let hole = black_hole();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("targets.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[defaults]\ncluster = \"{cluster}\"\nservices = [\"web\"]\n\n[[targets]]\nname = \"east\"\nregion = \"us-east-1\"\nrole_arn = \"{}\"\n\n[[targets]]\nname = \"hung\"\nregion = \"eu-west-1\"\nendpoint_url = \"http://{hole}\"\n",
+            ROLES[0]
+        ),
+    )
+    .unwrap();
+    let image = image();
+    let (done, took) = timed(ecs_ship().args([
+        "deploy",
+        "--targets",
+        file.to_str().unwrap(),
+        "--image",
+        &image,
+        "--poll-interval",
+        "1s",
+        "--timeout",
+        "8s",
+        "--output",
+        "json",
+    ]));
+    let report = done
+        .expect_code(5)
+        .stderr_has("within --timeout 8s while reaching the target")
+        .json();
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    let verdicts: Vec<(&str, &str)> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["target"].as_str().unwrap(),
+                r["verdict"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [("east", "stable"), ("hung", "timed_out")],
+        "{report:#}"
+    );
+}
+
+/// SIGTERM while the second target (of two, one after another) still rolls out: 143, the table
+/// says which target was interrupted and which was already stable.
+#[test]
+fn a_terminated_run_reports_every_target_as_it_stood() {
+    if !require_moto() {
+        return;
+    }
+    let Some(stuck) = emulator("stuck") else {
+        return;
+    };
+    let (cluster, _) = four_targets();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("targets.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "defaults:\n  services: [web]\ntargets:\n  - name: east\n    region: us-east-1\n    cluster: {cluster}\n  - name: stuck\n    region: us-east-1\n    endpoint_url: {}\n    cluster: c\n",
+            stuck.endpoint
+        ),
+    )
+    .unwrap();
+    let image = image();
+    let run = signalled(
+        ecs_ship().args([
+            "deploy",
+            "--targets",
+            file.to_str().unwrap(),
+            "--image",
+            &image,
+            "--poll-interval",
+            "1s",
+            "--timeout",
+            "60s",
+            "--sequential",
+        ]),
+        "target{name=stuck}: waiting up to",
+        "-TERM",
+    )
+    .expect_code(143);
+    let line = |name: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row {name}:\n{}", run.stdout))
+            .to_owned()
+    };
+    assert!(
+        line("east ").contains("stable"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(line("stuck ").contains("interrupted"), "{}", run.stdout);
+}
