@@ -338,6 +338,38 @@ mod tests {
             ),
             ("deploy --cluster c", Err(MissingRequiredArgument)),
             (
+                "deploy --cluster c --service s --rollback-on-failure all",
+                Ok(()),
+            ),
+            (
+                "deploy --cluster c --service s --rollback-on-failure=target",
+                Ok(()),
+            ),
+            (
+                "deploy --rollback-on-failure --cluster c --service s",
+                Ok(()),
+            ),
+            (
+                "deploy --cluster c --service s --rollback-on-failure everything",
+                Err(InvalidValue),
+            ),
+            ("deploy --targets t.yml --image api=r:1", Ok(())),
+            ("status --targets t.toml", Ok(())),
+            (
+                "status --region us-east-1 --region eu-west-1 --cluster c --service s",
+                Ok(()),
+            ),
+            (
+                "release --repository r --container api --merge-platforms linux/amd64 --no-deploy",
+                Err(MissingRequiredArgument),
+            ),
+            (
+                "release --repository r --container api --merge-platforms linux --tag t --no-deploy",
+                Err(ValueValidation),
+            ),
+            ("manifest create r:t", Err(MissingRequiredArgument)),
+            ("manifest create r:t r:t-linux-amd64 sha256:00", Ok(())),
+            (
                 "wait --cluster c --service a --service b --timeout 90s",
                 Ok(()),
             ),

@@ -713,7 +713,7 @@ pub struct RolloutArgs {
     /// services back to the revisions they ran before and wait for that. The exit code stays 4.
     /// The scope: `failed` (the default: the services that failed), `target` (every service of a
     /// target where one failed), `all` (every service of every target).
-    #[arg(long, value_name = "SCOPE", value_enum, num_args = 0..=1, require_equals = true,
+    #[arg(long, value_name = "SCOPE", value_enum, num_args = 0..=1,
           default_missing_value = "failed")]
     pub rollback_on_failure: Option<RollbackChoice>,
 
