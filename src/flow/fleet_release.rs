@@ -148,7 +148,11 @@ pub async fn release(
             let (image, how) = image_in_target(&c, home_image, rules, plan, tags, delivery).await?;
             let mut p = plans_ref[i].clone();
             release::give_image(&mut p, &ch, &plan.containers, &image);
-            let registered = deploy::register(&c.session, &p, ch).await?;
+            // Bounded by --timeout and ended by a signal, as one release's register step is.
+            let aws = c.session.aws().await?;
+            let deadline = tokio::time::Instant::now() + p.wait.timeout;
+            let registering = deploy::register(&c.session, &p, ch);
+            let registered = deploy::within(deadline, aws, "registering", registering).await?;
             let deployed = deploy::roll_out(&c.session, &p, registered).await;
             Ok::<_, Error>((Some(how), deployed))
         }
